@@ -1,0 +1,111 @@
+"""Terminal rendering of gate results with rich: tables a data scientist reads at a glance."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from poc2prod.gates import ProveResult
+    from poc2prod.learn import CandidateResult
+    from poc2prod.project import Project
+
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    return "—" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def candidate_line(r: CandidateResult, primary: str) -> str:
+    """One line per finished candidate, printed while the race runs."""
+    if not r.usable:
+        return f"  [dim]· {r.name:<20} {r.status}: {r.note}[/]"
+    mark = "[green]✓[/]" if r.status == "done" else "[yellow]~[/]"
+    text = (
+        f"  {mark} {r.name:<20} {primary} {r.mean(primary):.4f} ± {r.std(primary):.4f}"
+        f"  {r.folds_done}/{r.folds_total} folds  {r.fit_seconds:.1f}s/fold"
+    )
+    return text + (f"  [dim]({r.note})[/]" if r.note else "")
+
+
+def show_prove(result: ProveResult, project: Project, console: Console | None = None) -> None:
+    """Print findings, the leaderboard, the holdout check and the verdict."""
+    out = console or Console()
+    data = result.data
+    out.print(
+        f"\n[bold]{project.spec.name}[/]: {result.task}, target [bold]{project.spec.target}[/]"
+        f"{f' (positive = {result.positive_class!r})' if result.positive_class is not None else ''}; "
+        f"{data['labelled_rows']:,} labelled rows, {data['features']} features; "
+        f"{data['split']} split: {data['train_rows']:,} train / {data['holdout_rows']:,} holdout, "
+        f"{data['folds']}-fold CV",
+        highlight=False,
+    )
+    warnings = [f for f in result.findings if f["level"] == "warning"]
+    for f in warnings:
+        out.print(f"[yellow]warning:[/] {f['message']}", highlight=False)
+    for note in result.notes:
+        out.print(f"[cyan]note:[/] {note}", highlight=False)
+
+    primary = result.primary_metric
+    shown = list(dict.fromkeys([primary, *(c.metric for c in result.criteria)]))
+    extra = [
+        m
+        for m in ("log_loss", "rmse", "accuracy")
+        if m not in shown and any(m in row["cv"] for row in result.leaderboard)
+    ][:1]
+    table = Table(title="leaderboard (cross-validated on the training rows)", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("model")
+    for m in shown + extra:
+        table.add_column(m, justify="right")
+    table.add_column("folds", justify="right")
+    table.add_column("fit s/fold", justify="right")
+    table.add_column("note", overflow="fold", max_width=48)
+    rank = 0
+    for row in result.leaderboard:
+        cells = []
+        for m in shown + extra:
+            s = row["cv"].get(m)
+            cells.append(f"{_fmt(s['mean'])} ± {_fmt(s['std'], 3)}" if s else "—")
+        rank += 1 if row["cv"] else 0
+        style = "bold" if row["model"] == result.best["model"] else ("dim" if not row["cv"] else None)
+        table.add_row(
+            str(rank) if row["cv"] else "",
+            row["model"],
+            *cells,
+            row["folds"],
+            f"{row['fit_seconds']:.2f}",
+            row["note"] or "",
+            style=style,
+        )
+    out.print(table)
+
+    out.print(
+        f"best: [bold]{result.best['model']}[/], refitted on all {data['train_rows']:,} training rows "
+        f"and scored once on the {data['holdout_rows']:,} holdout rows",
+        highlight=False,
+    )
+    verdict = Table(title="success criteria (judged on the holdout)", title_justify="left")
+    for col in ("criterion", "cv mean", "holdout", "90% interval", "margin", "result"):
+        verdict.add_column(col, justify="left" if col == "criterion" else "right")
+    for c in result.criteria:
+        lo, hi = c.interval
+        verdict.add_row(
+            f"{c.metric} {c.op} {c.threshold:g}",
+            _fmt(c.cv_mean),
+            _fmt(c.value),
+            f"{_fmt(lo, 3)} – {_fmt(hi, 3)}",
+            f"{c.margin:+.4f}",
+            ("[green]pass[/]" if c.passed else "[red]fail[/]") + ("" if c.firm else " (not firm)"),
+        )
+    out.print(verdict)
+    colour = "green" if result.verdict == "go" else "red"
+    out.print(
+        f"verdict: [bold {colour}]{result.verdict.upper()}[/]  "
+        f"({result.elapsed_seconds:.1f}s of a {result.budget_seconds:.0f}s budget)"
+    )
+    out.print(
+        f"[dim]run {result.run_id} — browse with: mlflow ui --backend-store-uri {project.tracking_uri}[/]",
+        highlight=False,
+    )

@@ -1,0 +1,196 @@
+"""The ``poc2prod`` command line: one command per gate, over the same Project facade as Python.
+
+Heavy libraries are imported inside the commands so that ``poc2prod --help`` answers at once.
+Exit status: 0 when the command did its job (whatever the verdict, unless ``--strict``), 1 for an
+error the user can fix (one sentence on stderr), 2 for a usage error, 3 for a no-go under
+``--strict``, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="poc2prod",
+    help="Take a machine-learning use case from proof of concept to a monitored production service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ProjectDir = Annotated[Path, typer.Option("-C", "--project", help="Project folder (holding poc2prod.yaml).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
+    data: Annotated[Path | None, typer.Option(help="CSV or Parquet file with the data.")] = None,
+    target: Annotated[str | None, typer.Option(help="Column to predict.")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="binary, multiclass or regression (inferred if omitted).")
+    ] = None,
+    example: Annotated[str | None, typer.Option(help="Start from a shipped example: credit-risk.")] = None,
+    drop: Annotated[list[str] | None, typer.Option(help="Column to leave out (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing poc2prod.yaml.")] = False,
+) -> None:
+    """Create a project: infer a commented poc2prod.yaml from the data (or copy an example)."""
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.init(
+            path, data=data, target=target, task=task, example=example, drop=drop or (), force=force
+        )
+    spec = project.spec
+    _err().print(
+        f"[green]wrote[/] {project.root / 'poc2prod.yaml'}: task [bold]{spec.task}[/], target "
+        f"[bold]{spec.target}[/], criteria {', '.join(map(str, spec.criteria))}"
+    )
+    _err().print(f"next: review it, then [bold]poc2prod prove -C {project.root}[/]")
+
+
+@app.command()
+def prove(
+    project_dir: ProjectDir = Path("."),
+    budget: Annotated[
+        float | None, typer.Option(help="Seconds for the whole gate (default: budget.prove).")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated candidates to race (default: all).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override split.seed.")] = None,
+    refreeze: Annotated[bool, typer.Option(help="Re-infer the schema and redraw the holdout.")] = False,
+    as_json: JsonFlag = False,
+    strict: Annotated[bool, typer.Option(help="Exit with status 3 on a no-go verdict.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Race candidate models under a time budget and judge the success criteria: go or no-go."""
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        with _Progress(enabled=not quiet, budget=budget or project.spec.budget.prove) as progress:
+            result = project.prove(
+                budget=budget,
+                models=[m.strip() for m in models.split(",")] if models else None,
+                seed=seed,
+                refreeze=refreeze,
+                on_event=progress.event,
+            )
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        from poc2prod._ui import show_prove
+
+        show_prove(result, project)
+    if strict and result.verdict != "go":
+        raise typer.Exit(3)
+
+
+@app.command()
+def demo(
+    path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
+    budget: Annotated[float, typer.Option(help="Seconds for the prove gate.")] = 60,
+) -> None:
+    """Run the gates end to end on the shipped credit-risk example."""
+    from poc2prod._ui import show_prove
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.init(path, example="credit-risk", force=True)
+        _err().print(f"[green]demo project[/] in {project.root} (German credit, 1,000 applicants)")
+        with _Progress(enabled=True, budget=budget) as progress:
+            result = project.prove(budget=budget, refreeze=True, on_event=progress.event)
+    show_prove(result, project)
+
+
+def main() -> None:
+    """Entry point of the ``poc2prod`` script."""
+    app()
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _err():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class _errors:
+    """Turn a user error into one sentence and exit status 1, and Ctrl-C into status 130."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        from poc2prod.errors import Poc2ProdError
+
+        if exc is None:
+            return False
+        if isinstance(exc, Poc2ProdError):
+            _err().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        if isinstance(exc, KeyboardInterrupt):
+            _err().print("[yellow]interrupted[/]: nothing from this run was recorded.")
+            raise typer.Exit(130)
+        return False
+
+
+class _Progress:
+    """A live display of a gate's progress on stderr, fed by the gate's events."""
+
+    def __init__(self, enabled: bool, budget: float):
+        self.enabled = enabled
+        self.budget = budget
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.console = _err()
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                TextColumn(f"of {self.budget:.0f}s budget"),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("starting", total=self.budget)
+            import time
+
+            self._t0, self._clock = time.monotonic(), time.monotonic
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+    def event(self, kind: str, info: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.progress.update(self.task, completed=min(self.budget, self._clock() - self._t0))
+        if kind == "stage":
+            self.progress.update(self.task, description=info["name"])
+        elif kind == "candidate_start":
+            self.progress.update(self.task, description=f"racing {info['name']}")
+        elif kind == "fold_end":
+            self.progress.update(
+                self.task, description=f"racing {info['name']} fold {info['fold']}/{info['folds']}"
+            )
+        elif kind == "candidate_end":
+            from poc2prod._ui import candidate_line
+
+            self.progress.console.print(candidate_line(info["result"], info["primary"]), highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

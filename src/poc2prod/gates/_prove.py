@@ -1,0 +1,349 @@
+"""The prove gate: from a data source to a go / no-go verdict backed by cross-validated numbers.
+
+load → schema (frozen) → profile → holdout (frozen) → race under the budget → ensemble →
+refit the best on all training rows → score the holdout once → verdict → one tracked run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from poc2prod import data as d
+from poc2prod.errors import DataError, ProjectError
+from poc2prod.gates._verdict import CriterionResult, judge
+from poc2prod.learn import (
+    CandidateResult,
+    Context,
+    RaceSetup,
+    WeightedEnsemble,
+    candidate_names,
+    ensemble,
+    get_candidate,
+    predict,
+    race,
+)
+from poc2prod.learn._race import Event
+from poc2prod.metrics import METRICS, compute
+from poc2prod.store import RunRecord, Tracker
+
+if TYPE_CHECKING:
+    from poc2prod.project import Project
+
+# Time kept back from the race for the refit, the holdout and the tracking write.
+_RESERVE_FRACTION = 0.15
+_RESERVE_MIN = 4.0
+# Training rows x features above which the race works on a sample (the refit still sees more).
+_RACE_CELLS = 15_000_000
+
+
+@dataclass
+class ProveResult:
+    """What the prove gate found: the verdict, the best model and the whole leaderboard."""
+
+    verdict: Literal["go", "no-go"]
+    criteria: list[CriterionResult]
+    best: dict[str, Any]
+    leaderboard: list[dict[str, Any]]
+    run_id: str
+    task: str
+    primary_metric: str
+    positive_class: Any
+    threshold: float
+    data: dict[str, Any]
+    findings: list[dict[str, Any]]
+    budget_seconds: float
+    elapsed_seconds: float
+    notes: list[str] = field(default_factory=list)
+    model_sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy; the shape of ``prove --json``."""
+        out = dataclasses.asdict(self)
+        out["criteria"] = [c.to_dict() for c in self.criteria]
+        return _clean(out)
+
+
+def run_prove(
+    project: Project,
+    *,
+    budget: float | None = None,
+    models: Sequence[str] | None = None,
+    refreeze: bool = False,
+    on_event: Event | None = None,
+) -> ProveResult:
+    """Run the prove gate on ``project``; see :meth:`poc2prod.Project.prove`."""
+    emit = on_event or (lambda kind, info: None)
+    spec = project.spec
+    budget = float(budget or spec.budget.prove)
+    names = candidate_names(spec.task)
+    if models:
+        unknown = [m for m in models if m not in names]
+        if unknown:
+            raise ProjectError(f"unknown model {unknown[0]!r}; choose from {', '.join(names)}.")
+        names = [n for n in names if n in models]
+    started = time.monotonic()
+    notes: list[str] = []
+    tracker = Tracker(project.tracking_uri, spec.name, project.artifact_root)
+
+    emit("stage", {"name": "loading data"})
+    frame = d.load(spec.data, project.root)
+    schema = project.freeze_schema(frame, refreeze=refreeze, notes=notes)
+    frame = schema.check(frame)
+    target = schema.target
+    labelled = frame[frame[target.name].notna()]
+    y_all = d.encode_target(labelled[target.name], target)
+
+    emit("stage", {"name": "profiling"})
+    prof = d.profile(frame, schema, seed=spec.split.seed)
+    features = [
+        c
+        for c in schema.features
+        if c.kind in ("numeric", "boolean", "categorical") and labelled[c.name].nunique() > 1
+    ]
+    if not features:
+        raise DataError(
+            "no usable feature columns remain (every column is a role, dropped, constant, text or "
+            "a date); add feature columns to the data or take columns out of columns.drop."
+        )
+    numeric = [c.name for c in features if c.kind in ("numeric", "boolean")]
+    categorical = [c.name for c in features if c.kind == "categorical"]
+
+    split = project.freeze_split(labelled, y_all, refreeze=refreeze, notes=notes)
+    pos = pd.Series(np.arange(len(labelled)), index=labelled.index)
+    tr_pos, ho_pos = pos.loc[split.train].to_numpy(), pos.loc[split.holdout].to_numpy()
+    X = labelled[[c.name for c in features]]
+    X_train, y_train = X.iloc[tr_pos], y_all[tr_pos]
+    X_hold, y_hold = X.iloc[ho_pos], y_all[ho_pos]
+    time_ordered = split.kind == "time"
+    order_frame = labelled.iloc[tr_pos]
+
+    race_rows = len(X_train)
+    if len(X_train) * len(features) > _RACE_CELLS:
+        race_rows = _RACE_CELLS // len(features)
+        keep = np.sort(np.random.default_rng(spec.split.seed).choice(len(X_train), race_rows, replace=False))
+        X_race, y_race, order_frame = X_train.iloc[keep], y_train[keep], order_frame.iloc[keep]
+        notes.append(
+            f"the race used a random sample of {race_rows:,} of {len(X_train):,} training rows "
+            "to fit the budget; the final model is refitted on more"
+        )
+    else:
+        X_race, y_race = X_train, y_train
+    folds = d.cv_folds(order_frame, y_race, spec)
+
+    n_classes = len(target.classes) if target.classes else None
+    ctx = Context(
+        task=spec.task,
+        numeric=numeric,
+        categorical=categorical,
+        seed=spec.split.seed,
+        n_rows=len(folds[0][0]),
+        validation="last" if time_ordered else "random",
+    )
+    metrics = spec.report_metrics()
+    setup = RaceSetup(
+        task=spec.task,
+        ctx=ctx,
+        metrics=metrics,
+        primary=spec.primary,
+        threshold=spec.threshold,
+        n_classes=n_classes,
+    )
+    reserve = max(_RESERVE_MIN, _RESERVE_FRACTION * budget)
+    emit("stage", {"name": "racing candidates"})
+    results = race(
+        X_race,
+        y_race,
+        folds,
+        names,
+        setup,
+        deadline=started + budget - reserve,
+        on_event=emit,
+    )
+    blended = ensemble(results, y_race, folds, setup)
+    if blended is not None:
+        results.append(blended)
+
+    primary = METRICS[spec.primary]
+    ranked = sorted((r for r in results if r.usable), key=lambda r: _rank_key(r, primary))
+    if not ranked:
+        raise DataError("no candidate finished a single fold within the budget; raise --budget.")
+
+    emit("stage", {"name": "refitting the best on all training rows"})
+    best, model, refit_note = _refit_best(ranked, X_train, y_train, setup, started + budget - 2.0)
+    if refit_note:
+        notes.append(refit_note)
+    scores = predict(model, X_hold, spec.task, n_classes)
+    holdout = compute(spec.task, metrics, y_hold, scores, spec.threshold)
+    cv_means = {m: best.mean(m) for m in metrics}
+    verdict, judged = judge(
+        list(spec.criteria), spec.task, holdout, cv_means, y_hold, scores, spec.threshold, spec.split.seed
+    )
+
+    leaderboard = [_row(r, metrics) for r in ranked] + [_row(r, metrics) for r in results if not r.usable]
+    data_summary = {
+        "rows": len(frame),
+        "labelled_rows": len(labelled),
+        "features": len(features),
+        "numeric": numeric,
+        "categorical": categorical,
+        "split": split.kind,
+        "train_rows": len(X_train),
+        "holdout_rows": len(X_hold),
+        "race_rows": int(race_rows),
+        "folds": len(folds),
+        "id_column": spec.columns.id,
+        "dropped_columns": [c.name for c in schema.columns if c.role == "dropped"],
+        "target_balance": prof.target_balance,
+    }
+    best_doc = {
+        "model": best.name,
+        "cv": {m: {"mean": best.mean(m), "std": best.std(m)} for m in metrics},
+        "holdout": holdout,
+        "note": best.note,
+        "weights": best.weights,
+    }
+
+    emit("stage", {"name": "recording the run"})
+    elapsed = time.monotonic() - started
+    result = ProveResult(
+        verdict=verdict,
+        criteria=judged,
+        best=best_doc,
+        leaderboard=leaderboard,
+        run_id="",
+        task=spec.task,
+        primary_metric=spec.primary,
+        positive_class=target.positive_class,
+        threshold=spec.threshold,
+        data=data_summary,
+        findings=[dataclasses.asdict(f) for f in prof.findings],
+        budget_seconds=budget,
+        elapsed_seconds=elapsed,
+        notes=notes,
+    )
+    record = RunRecord(
+        gate="prove",
+        tags={"poc2prod.verdict": verdict, "poc2prod.best_model": best.name},
+        params={
+            "task": spec.task,
+            "target": target.name,
+            "budget_seconds": budget,
+            "seed": spec.split.seed,
+            "folds": len(folds),
+            "split": split.kind,
+            "holdout_fraction": spec.split.holdout,
+            "primary_metric": spec.primary,
+            "threshold": spec.threshold,
+            "criteria": [str(c) for c in spec.criteria],
+            "best_model": best.name,
+            "train_rows": len(X_train),
+            "holdout_rows": len(X_hold),
+        },
+        metrics={
+            **{f"cv_{m}": best.mean(m) for m in metrics},
+            **{f"holdout_{m}": v for m, v in holdout.items()},
+            "elapsed_seconds": elapsed,
+        },
+        documents={
+            "schema.json": schema.model_dump(mode="json"),
+            "profile.json": prof.to_dict(),
+            "leaderboard.json": leaderboard,
+            "spec.json": spec.model_dump(mode="json"),
+        },
+        files={"split.parquet": project.state_dir / "split.parquet"},
+        model=model,
+    )
+    result.run_id, result.model_sha256 = tracker.log(record)
+    result.elapsed_seconds = time.monotonic() - started
+    project.remember("prove", result.to_dict())
+    emit("done", {"result": result})
+    return result
+
+
+def _rank_key(r: CandidateResult, primary) -> tuple:
+    value = r.mean(primary.name)
+    score = value if primary.greater_is_better else -value
+    return (-(score if np.isfinite(score) else -np.inf), r.name)
+
+
+def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, deadline: float):
+    """Refit the best candidate whose refit fits before ``deadline`` (time-scaled from its folds)."""
+    n_fold_train = max(1, int(len(X) * (1 - 1 / max(2, ranked[0].folds_total))))
+    for r in ranked:
+        needed = r.fit_seconds * len(X) / n_fold_train * 1.2
+        left = deadline - time.monotonic()
+        if needed > left and r is not ranked[-1]:
+            continue
+        rows = None
+        if r.train_rows is not None or needed > left:
+            rows = int(min(len(X), (r.train_rows or n_fold_train) * len(X) / n_fold_train))
+            if needed > left:
+                rows = max(200, int(rows * left / needed))
+        idx = (
+            np.arange(len(X))
+            if rows is None or rows >= len(X)
+            else np.sort(np.random.default_rng(setup.ctx.seed).choice(len(X), rows, replace=False))
+        )
+        model = _fit_final(r, {c.name: c for c in ranked}, X.iloc[idx], y[idx], setup)
+        note = None
+        if r is not ranked[0]:
+            note = (
+                f"{ranked[0].name} ranked first but its refit would not fit the time left; "
+                f"{r.name} was refitted instead"
+            )
+        if len(idx) < len(X):
+            note = (
+                (note + "; ") if note else ""
+            ) + f"the final model was refitted on {len(idx):,} of {len(X):,} rows"
+        return r, model, note
+    raise AssertionError("unreachable: the last ranked candidate is always refitted")
+
+
+def _fit_final(r: CandidateResult, by_name: dict[str, CandidateResult], X, y, setup: RaceSetup):
+    if r.weights:
+        members = {n: _build_refit(n, by_name[n].best_iterations, setup) for n in r.weights}
+        return WeightedEnsemble(members=members, weights=r.weights, task=setup.task).fit(X, y)
+    return _build_refit(r.name, r.best_iterations, setup).fit(X, y)
+
+
+def _build_refit(name: str, best_iterations: list[int], setup: RaceSetup):
+    ctx = setup.ctx
+    if best_iterations:
+        # More rows than a fold saw: grow a tenth more trees than the folds' median stopping point.
+        ctx = dataclasses.replace(
+            ctx, params={"n_estimators": max(10, int(np.median(best_iterations) * 1.1))}
+        )
+    return get_candidate(name).build(ctx)
+
+
+def _row(r: CandidateResult, metrics: list[str]) -> dict[str, Any]:
+    return {
+        "model": r.name,
+        "status": r.status,
+        "folds": f"{r.folds_done}/{r.folds_total}",
+        "cv": {m: {"mean": r.mean(m), "std": r.std(m)} for m in metrics} if r.usable else {},
+        "fit_seconds": round(r.fit_seconds, 3),
+        "predict_seconds": round(r.predict_seconds, 3),
+        "train_rows": r.train_rows,
+        "note": r.note,
+    }
+
+
+def _clean(obj: Any) -> Any:
+    """Make a structure JSON-safe: NaN becomes None, numpy scalars become Python ones."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

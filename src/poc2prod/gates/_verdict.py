@@ -1,0 +1,66 @@
+"""The go / no-go verdict: each agreed criterion judged on the untouched holdout, with its margin."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from poc2prod.metrics import bootstrap_interval
+from poc2prod.spec import Criterion
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One criterion as judged: the holdout value, its margin and how far it could move."""
+
+    metric: str
+    op: str
+    threshold: float
+    value: float
+    passed: bool
+    margin: float
+    cv_mean: float
+    interval: tuple[float, float]
+
+    @property
+    def firm(self) -> bool:
+        """Whether the whole bootstrap interval sits on the same side of the threshold as the value."""
+        crit = Criterion(metric=self.metric, op=self.op, threshold=self.threshold)
+        return all(crit.passed(v) == self.passed for v in self.interval if v == v)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (with ``firm``)."""
+        return {**asdict(self), "interval": list(self.interval), "firm": self.firm}
+
+
+def judge(
+    criteria: list[Criterion],
+    task: str,
+    holdout: dict[str, float],
+    cv_means: dict[str, float],
+    y: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    seed: int,
+) -> tuple[Literal["go", "no-go"], list[CriterionResult]]:
+    """Judge every criterion on the holdout; the verdict is go only when all of them pass."""
+    out = []
+    for c in criteria:
+        value = holdout[c.metric]
+        interval = bootstrap_interval(task, c.metric, y, scores, threshold, seed=seed)
+        out.append(
+            CriterionResult(
+                metric=c.metric,
+                op=c.op,
+                threshold=c.threshold,
+                value=value,
+                passed=c.passed(value),
+                margin=c.margin(value),
+                cv_mean=cv_means.get(c.metric, float("nan")),
+                interval=interval,
+            )
+        )
+    verdict: Literal["go", "no-go"] = "go" if out and all(r.passed for r in out) else "no-go"
+    return verdict, out

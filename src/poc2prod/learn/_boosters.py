@@ -1,0 +1,177 @@
+"""Gradient-boosted trees (LightGBM, XGBoost) with early stopping and a wall-clock deadline.
+
+With ``n_estimators=None`` the booster holds out a slice of its training rows, grows trees until
+the validation loss stops improving (or the deadline passes) and records ``best_iteration_``; the
+race then refits on all rows with a fixed ``n_estimators`` taken from the folds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+
+class Booster(BaseEstimator):
+    """A LightGBM or XGBoost model behind scikit-learn's estimator contract."""
+
+    def __init__(
+        self,
+        library: Literal["lightgbm", "xgboost"] = "lightgbm",
+        task: str = "binary",
+        n_estimators: int | None = None,
+        learning_rate: float = 0.05,
+        max_rounds: int = 3000,
+        early_stopping_rounds: int = 100,
+        validation_fraction: float = 0.1,
+        validation: Literal["random", "last"] = "random",
+        params: dict[str, Any] | None = None,
+        deadline: float | None = None,
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ):
+        self.library = library
+        self.task = task
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_rounds = max_rounds
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.validation = validation
+        self.params = params
+        self.deadline = deadline
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y) -> Booster:
+        y = np.asarray(y)
+        classify = self.task != "regression"
+        if classify:
+            # Libraries want labels 0..K-1; a fold may miss a rare class, so relabel here.
+            self.classes_, y = np.unique(y, return_inverse=True)
+        early = self.n_estimators is None
+        model = self._model(self.max_rounds if early else self.n_estimators, classify, early)
+        self.stopped_by_deadline_ = False
+        if early:
+            tr, va = self._inner_split(y, classify)
+            fit_kw: dict[str, Any] = {"eval_set": [(_rows(X, va), y[va])]}
+            if self.library == "lightgbm":
+                import lightgbm as lgb
+
+                if "eval_X" in inspect.signature(model.fit).parameters:  # LightGBM >= 4.6 renamed it
+                    fit_kw = {"eval_X": (_rows(X, va),), "eval_y": (y[va],)}
+                fit_kw["callbacks"] = [
+                    lgb.early_stopping(self.early_stopping_rounds, verbose=False),
+                    self._lgb_deadline(),
+                ]
+            else:
+                fit_kw["verbose"] = False
+            model.fit(_rows(X, tr), y[tr], **fit_kw)
+            if self.library == "xgboost":
+                model.set_params(callbacks=None)  # a local callback class would not pickle
+                best = int(model.best_iteration) + 1
+            else:
+                best = int(model.best_iteration_ or model.n_estimators)
+            self.best_iteration_ = best
+        else:
+            model.fit(X, y)
+            self.best_iteration_ = int(self.n_estimators)
+        self.model_ = model
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.model_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        out = self.model_.predict(X)
+        return self.classes_[np.asarray(out, dtype=int)] if self.task != "regression" else out
+
+    def _model(self, rounds: int, classify: bool, early: bool):
+        extra = dict(self.params or {})
+        if self.library == "lightgbm":
+            import lightgbm as lgb
+
+            kw = {
+                "n_estimators": rounds,
+                "learning_rate": self.learning_rate,
+                "num_leaves": 31,
+                "min_child_samples": 20,
+                "subsample": 0.8,
+                "subsample_freq": 1,
+                "colsample_bytree": 0.8,
+                "reg_lambda": 1.0,
+                "n_jobs": self.n_jobs,
+                "random_state": self.random_state,
+                "verbose": -1,
+                **extra,
+            }
+            return (lgb.LGBMClassifier if classify else lgb.LGBMRegressor)(**kw)
+        import xgboost as xgb
+
+        kw = {
+            "n_estimators": rounds,
+            "learning_rate": self.learning_rate,
+            "max_depth": 6,
+            "min_child_weight": 1.0,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "reg_lambda": 1.0,
+            "tree_method": "hist",
+            "enable_categorical": True,
+            "max_cat_to_onehot": 4,
+            "n_jobs": self.n_jobs,
+            "random_state": self.random_state,
+            **extra,
+        }
+        if early:
+            kw["early_stopping_rounds"] = self.early_stopping_rounds
+            kw["callbacks"] = [_XgbDeadline(self)]
+        return (xgb.XGBClassifier if classify else xgb.XGBRegressor)(**kw)
+
+    def _inner_split(self, y: np.ndarray, classify: bool) -> tuple[np.ndarray, np.ndarray]:
+        n = len(y)
+        n_val = max(1, round(n * self.validation_fraction))
+        if self.validation == "last":
+            idx = np.arange(n)
+            return idx[: n - n_val], idx[n - n_val :]
+        from sklearn.model_selection import train_test_split
+
+        stratify = y if classify and np.bincount(y).min() >= 2 else None
+        tr, va = train_test_split(
+            np.arange(n), test_size=n_val, random_state=self.random_state, stratify=stratify
+        )
+        return np.sort(tr), np.sort(va)
+
+    def _lgb_deadline(self):
+        import lightgbm as lgb
+
+        def callback(env):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.stopped_by_deadline_ = True
+                raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+        callback.order = 40
+        return callback
+
+
+class _XgbDeadline:
+    """An XGBoost training callback that stops at the owner's deadline (built lazily on import)."""
+
+    def __new__(cls, owner: Booster):
+        import xgboost as xgb
+
+        class Deadline(xgb.callback.TrainingCallback):
+            def after_iteration(self, model, epoch, evals_log) -> bool:
+                if owner.deadline is not None and time.monotonic() > owner.deadline:
+                    owner.stopped_by_deadline_ = True
+                    return True
+                return False
+
+        return Deadline()
+
+
+def _rows(X, idx: np.ndarray):
+    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]

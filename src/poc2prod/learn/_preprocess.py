@@ -1,0 +1,110 @@
+"""Preprocessing per model family, fitted inside each fold so nothing leaks from validation rows.
+
+* ``dense``: median imputation with missing indicators, scaling, one-hot categories (linear, MLP).
+* ``ordinal``: median imputation and ordinal category codes (random forest, extra trees).
+* ``native``: numbers as floats and categories as pandas categoricals that gradient-boosting
+  libraries split on natively; categories unseen in training become missing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+Family = Literal["dense", "ordinal", "native"]
+
+# One-hot columns beyond this many categories per feature cost more than they give a linear model.
+_MAX_ONE_HOT = 30
+
+
+class NativeCategories(TransformerMixin, BaseEstimator):
+    """Cast numbers to float and categories to a fixed ``pandas.CategoricalDtype`` learned in ``fit``.
+
+    >>> import pandas as pd
+    >>> t = NativeCategories(categorical=["c"]).fit(pd.DataFrame({"c": ["a", "b"], "x": [1, 2]}))
+    >>> t.transform(pd.DataFrame({"c": ["b", "z"], "x": [3, 4]}))["c"].tolist()
+    ['b', nan]
+    """
+
+    def __init__(self, categorical: list[str] | None = None, max_categories: int = 255):
+        self.categorical = categorical
+        self.max_categories = max_categories
+
+    def fit(self, X: pd.DataFrame, y=None) -> NativeCategories:
+        self.dtypes_ = {}
+        for c in self.categorical or []:
+            top = X[c].dropna().astype(str).value_counts().index[: self.max_categories]
+            self.dtypes_[c] = pd.CategoricalDtype(sorted(top))
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = {}
+        for c in self.feature_names_in_:
+            if c in self.dtypes_:
+                s = X[c]
+                out[c] = s.where(s.isna(), s.astype(str)).astype(self.dtypes_[c])
+            else:
+                out[c] = _finite(pd.to_numeric(X[c], errors="coerce"))
+        return pd.DataFrame(out, index=X.index)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return self.feature_names_in_
+
+
+def make_preprocessor(family: Family, numeric: list[str], categorical: list[str]):
+    """A fresh, unfitted preprocessor for ``family`` over the given feature columns."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    if family == "native":
+        return NativeCategories(categorical=list(categorical))
+    to_str = FunctionTransformer(_as_str, feature_names_out="one-to-one")
+    to_float = FunctionTransformer(_as_float, feature_names_out="one-to-one")
+    if family == "dense":
+        num = make_pipeline(to_float, SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+        cat = make_pipeline(
+            to_str,
+            OneHotEncoder(
+                handle_unknown="infrequent_if_exist",
+                max_categories=_MAX_ONE_HOT,
+                min_frequency=5,
+                sparse_output=False,
+            ),
+        )
+    else:
+        num = make_pipeline(to_float, SimpleImputer(strategy="median", keep_empty_features=True))
+        cat = make_pipeline(
+            to_str,
+            OrdinalEncoder(
+                handle_unknown="use_encoded_value",
+                unknown_value=-1,
+                encoded_missing_value=-1,
+                min_frequency=5,
+            ),
+        )
+    parts = []
+    if numeric:
+        parts.append(("num", num, list(numeric)))
+    if categorical:
+        parts.append(("cat", cat, list(categorical)))
+    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+
+
+def _as_str(X):
+    frame = pd.DataFrame(X)
+    return frame.astype(object).where(frame.notna(), "__missing__").astype(str)
+
+
+def _as_float(X):
+    return _finite(pd.DataFrame(X).apply(pd.to_numeric, errors="coerce"))
+
+
+def _finite(frame):
+    # An infinity is a broken value (a division by zero upstream), not a large one: treat it as missing.
+    return frame.astype(float).replace([np.inf, -np.inf], np.nan)

@@ -1,0 +1,260 @@
+"""Racing candidates with k-fold cross-validation under a wall-clock deadline.
+
+The budget is honoured by three means, each reported in the candidate's ``note``:
+
+* a probe fit on a small sample projects each candidate's fold time before it starts; when its
+  folds would not fit its share of the time left, it trains on a row sample per fold (validation
+  folds stay whole, so every score is measured on the same rows) or is skipped;
+* gradient boosting stops growing trees at the fold's deadline;
+* a candidate whose next fold would overrun stops with the folds it has (``partial``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+
+from poc2prod.learn._candidates import Context, get_candidate
+from poc2prod.learn._ensemble import blend, greedy_weights
+from poc2prod.metrics import METRICS, compute
+
+# Above this many training rows a probe on _PROBE_ROWS rows predicts the fold time first.
+_PROBE_ABOVE = 6_000
+_PROBE_ROWS = 2_000
+_MIN_ROWS = 200
+# A candidate may use up to this multiple of its fair share of the time left, so time saved by
+# quick candidates flows to the slower, usually stronger ones.
+_SHARE = 2.0
+_SAFETY = 1.25
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class CandidateResult:
+    """How one candidate did across the folds it ran."""
+
+    name: str
+    status: str = "pending"  # done | partial | skipped | failed
+    note: str | None = None
+    folds_done: int = 0
+    folds_total: int = 0
+    fold_metrics: list[dict[str, float]] = field(default_factory=list)
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    train_rows: int | None = None
+    best_iterations: list[int] = field(default_factory=list)
+    oof: np.ndarray | None = None
+    weights: dict[str, float] | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Whether it has at least one scored fold."""
+        return self.status in ("done", "partial") and self.folds_done > 0
+
+    def mean(self, metric: str) -> float:
+        """Mean of ``metric`` over the folds it ran (NaN if none)."""
+        vals = [m[metric] for m in self.fold_metrics if np.isfinite(m.get(metric, np.nan))]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    def std(self, metric: str) -> float:
+        """Standard deviation of ``metric`` over the folds it ran."""
+        vals = [m[metric] for m in self.fold_metrics if np.isfinite(m.get(metric, np.nan))]
+        return float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+
+
+@dataclass
+class RaceSetup:
+    """Everything fixed for one race."""
+
+    task: str
+    ctx: Context
+    metrics: list[str]
+    primary: str
+    threshold: float
+    n_classes: int | None
+
+
+def race(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    names: Sequence[str],
+    setup: RaceSetup,
+    deadline: float,
+    on_event: Event | None = None,
+) -> list[CandidateResult]:
+    """Cross-validate each candidate in ``names`` in turn until ``deadline`` (``time.monotonic``)."""
+    emit = on_event or (lambda kind, info: None)
+    results = []
+    for i, name in enumerate(names):
+        result = CandidateResult(name=name, folds_total=len(folds))
+        results.append(result)
+        remaining = deadline - time.monotonic()
+        if remaining < 0.5:
+            result.status, result.note = "skipped", "the time budget was spent before it could start"
+            emit("candidate_end", {"result": result, "primary": setup.primary})
+            continue
+        allowance = min(remaining, _SHARE * remaining / (len(names) - i))
+        emit("candidate_start", {"name": name, "allowance": allowance})
+        try:
+            _run_candidate(X, y, folds, setup, result, time.monotonic() + allowance, emit)
+        except Exception as e:  # one failing learner must not end the race
+            result.status, result.note = "failed", f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        emit("candidate_end", {"result": result, "primary": setup.primary})
+    return results
+
+
+def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until: float, emit: Event) -> None:
+    candidate = get_candidate(result.name)
+    k = len(folds)
+    n_fold_train = len(folds[0][0])
+    cap = None
+    if n_fold_train > _PROBE_ABOVE:
+        t0 = time.monotonic()
+        probe_idx = np.random.default_rng(setup.ctx.seed).choice(folds[0][0], _PROBE_ROWS, replace=False)
+        model = candidate.build(setup.ctx)
+        _set_deadline(model, until)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a probe on a sample warns of things the real fit will not
+            model.fit(X.iloc[probe_idx], y[probe_idx])
+        per_row = (time.monotonic() - t0) / _PROBE_ROWS
+        left = until - time.monotonic()
+        projected = per_row * n_fold_train * k * _SAFETY
+        if projected > left:
+            cap = int(left / (per_row * k * _SAFETY))
+            if cap >= 0.9 * n_fold_train:  # within the projection's own error: not worth a sample
+                cap = None
+            if cap is not None and cap < _MIN_ROWS:
+                result.status = "skipped"
+                result.note = (
+                    f"{k} folds would take about {projected:.0f}s; its share of the budget is {left:.0f}s"
+                )
+                return
+    oof = _empty_oof(len(y), setup)
+    fit_times, predict_times = [], []
+    rng = np.random.default_rng(setup.ctx.seed)
+    notes = []
+    for j, (tr, va) in enumerate(folds):
+        now = time.monotonic()
+        if j > 0 and now + fit_times[-1] * _SAFETY > until:
+            notes.append(f"stopped after {j} of {k} folds at its time share")
+            break
+        if cap is not None and len(tr) > cap:
+            tr = _subsample(tr, y, cap, rng, setup.task)
+        model = candidate.build(setup.ctx)
+        _set_deadline(model, now + (until - now) / (k - j))
+        t0 = time.monotonic()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X.iloc[tr], y[tr])
+        fit_times.append(time.monotonic() - t0)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            notes.append("did not fully converge")
+        t0 = time.monotonic()
+        pred = predict(model, X.iloc[va], setup.task, setup.n_classes)
+        predict_times.append(time.monotonic() - t0)
+        oof[va] = pred
+        booster = model.named_steps["model"]
+        if hasattr(booster, "best_iteration_"):
+            result.best_iterations.append(booster.best_iteration_)
+            if booster.stopped_by_deadline_:
+                notes.append(f"boosting stopped at {booster.best_iteration_} rounds by the time budget")
+        result.fold_metrics.append(compute(setup.task, setup.metrics, y[va], pred, setup.threshold))
+        result.folds_done = j + 1
+        emit(
+            "fold_end",
+            {"name": result.name, "fold": j + 1, "folds": k, "score": result.fold_metrics[-1][setup.primary]},
+        )
+    result.fit_seconds = float(np.mean(fit_times))
+    result.predict_seconds = float(np.mean(predict_times))
+    result.status = "done" if result.folds_done == k else "partial"
+    if cap is not None:
+        result.train_rows = cap
+        notes.insert(0, f"trained on {cap:,} of {n_fold_train:,} rows per fold to fit the budget")
+    result.oof = oof if result.status == "done" else None
+    result.note = "; ".join(dict.fromkeys(notes)) or None
+
+
+def ensemble(
+    results: Sequence[CandidateResult],
+    y: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    setup: RaceSetup,
+) -> CandidateResult | None:
+    """A greedy ensemble of the fully cross-validated candidates, scored honestly.
+
+    Its fold scores come from weights chosen on the other folds only (nested), so the ensemble
+    is not flattered by choosing and scoring on the same predictions.
+    """
+    pool = [r for r in results if r.status == "done" and r.oof is not None and r.name != "dummy"]
+    if len(pool) < 2:
+        return None
+    m = METRICS[setup.primary]
+
+    def weights_on(rows: np.ndarray) -> np.ndarray:
+        def score(p):
+            return m.fn(y[rows], p, setup.threshold)
+
+        return greedy_weights([r.oof[rows] for r in pool], score, greater_is_better=m.greater_is_better)
+
+    out = CandidateResult(name="ensemble", folds_total=len(folds), status="done")
+    for tr, va in folds:
+        w = weights_on(tr)
+        pred = blend([r.oof[va] for r in pool], w)
+        out.fold_metrics.append(compute(setup.task, setup.metrics, y[va], pred, setup.threshold))
+    out.folds_done = len(folds)
+    w = weights_on(np.arange(len(y)))
+    out.weights = {r.name: float(wi) for r, wi in zip(pool, w, strict=True) if wi > 0}
+    if len(out.weights) < 2:
+        return None
+    members = [r for r in pool if r.name in out.weights]
+    out.oof = blend([r.oof for r in members], np.array(list(out.weights.values())))
+    out.fit_seconds = sum(r.fit_seconds for r in members)
+    out.predict_seconds = sum(r.predict_seconds for r in members)
+    out.note = "greedy blend of " + ", ".join(f"{n} {w:.2f}" for n, w in out.weights.items())
+    return out
+
+
+def predict(model, X: pd.DataFrame, task: str, n_classes: int | None) -> np.ndarray:
+    """Scores from a fitted pipeline: P(positive), a class-probability matrix, or predictions."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = model.predict_proba(X)
+    classes = np.asarray(model.classes_, dtype=int)
+    full = np.zeros((len(X), n_classes))
+    full[:, classes] = proba
+    return full[:, 1] if task == "binary" else full
+
+
+def _set_deadline(model, deadline: float) -> None:
+    est = model.named_steps["model"]
+    if "deadline" in est.get_params():
+        est.set_params(deadline=deadline)
+
+
+def _empty_oof(n: int, setup: RaceSetup) -> np.ndarray:
+    if setup.task == "multiclass":
+        return np.full((n, setup.n_classes), np.nan)
+    return np.full(n, np.nan)
+
+
+def _subsample(idx: np.ndarray, y: np.ndarray, cap: int, rng: np.random.Generator, task: str) -> np.ndarray:
+    if task == "regression":
+        return np.sort(rng.choice(idx, cap, replace=False))
+    from sklearn.model_selection import train_test_split
+
+    try:
+        keep, _ = train_test_split(
+            idx, train_size=cap, stratify=y[idx], random_state=int(rng.integers(1 << 31))
+        )
+    except ValueError:  # a class too rare to stratify at this size
+        keep = rng.choice(idx, cap, replace=False)
+    return np.sort(keep)

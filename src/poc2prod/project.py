@@ -1,0 +1,176 @@
+"""The Project: one folder with a ``poc2prod.yaml``, and the facade both the CLI and Python use.
+
+>>> from poc2prod import Project
+>>> project = Project.init("demo", example="credit-risk")      # doctest: +SKIP
+>>> result = project.prove(budget=60)                            # doctest: +SKIP
+>>> result.verdict                                               # doctest: +SKIP
+'go'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from poc2prod._io import atomic_write
+from poc2prod.errors import ProjectError
+from poc2prod.spec import SPEC_FILE, Spec
+
+if TYPE_CHECKING:
+    from poc2prod.data import Schema, Split
+    from poc2prod.gates import ProveResult
+    from poc2prod.learn._race import Event
+
+STATE_DIR = ".poc2prod"
+SCHEMA_FILE = "schema.json"
+
+
+class Project:
+    """A poc2prod project folder: its spec, frozen schema and split, and its tracked runs."""
+
+    def __init__(self, root: Path, spec: Spec):
+        self.root = Path(root)
+        self.spec = spec
+
+    @classmethod
+    def load(cls, path: str | Path = ".") -> Project:
+        """Open the project in ``path`` (a folder holding ``poc2prod.yaml``, or the file itself)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / SPEC_FILE
+        if not path.is_file():
+            raise ProjectError(
+                f"no {SPEC_FILE} in {path.parent}; create one with `poc2prod init {path.parent}`."
+            )
+        return cls(path.parent, Spec.load(path))
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        *,
+        data: str | Path | None = None,
+        target: str | None = None,
+        task: str | None = None,
+        example: str | None = None,
+        drop: Sequence[str] = (),
+        force: bool = False,
+    ) -> Project:
+        """Create a project in ``path`` from a data file and a target, or from a shipped example."""
+        from poc2prod.scaffold import scaffold
+
+        spec_path = scaffold(
+            Path(path), data=data, target=target, task=task, example=example, drop=list(drop), force=force
+        )
+        return cls.load(spec_path)
+
+    # -- gates -------------------------------------------------------------------------------
+
+    def prove(
+        self,
+        budget: float | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        seed: int | None = None,
+        refreeze: bool = False,
+        on_event: Event | None = None,
+    ) -> ProveResult:
+        """Race candidate models under ``budget`` seconds and judge the success criteria.
+
+        Returns a :class:`~poc2prod.gates.ProveResult`; the run is recorded in the tracking store.
+        ``models`` limits the race to those candidates (names as in the leaderboard);
+        ``seed`` overrides ``split.seed``; ``refreeze`` re-infers the schema and redraws the holdout.
+        """
+        from poc2prod.gates import run_prove
+
+        if seed is not None:
+            self.spec = self.spec.model_copy(
+                update={"split": self.spec.split.model_copy(update={"seed": seed})}
+            )
+
+        return run_prove(self, budget=budget, models=models, refreeze=refreeze, on_event=on_event)
+
+    # -- state the gates share ---------------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        """The project's working folder (tracking database, artifacts, frozen split)."""
+        path = self.root / STATE_DIR
+        try:
+            path.mkdir(exist_ok=True)
+        except OSError as e:
+            raise ProjectError(
+                f"cannot write to {self.root} ({e.strerror}); make the folder writable."
+            ) from None
+        if not os.access(path, os.W_OK):
+            raise ProjectError(f"cannot write to {path}; make the project folder writable.")
+        return path
+
+    @property
+    def tracking_uri(self) -> str:
+        """Where runs are tracked."""
+        from poc2prod.store import tracking_uri
+
+        return tracking_uri(self.state_dir, self.spec.tracking.uri)
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where run artifacts go when tracking is local."""
+        return self.state_dir / "artifacts"
+
+    def freeze_schema(self, frame: pd.DataFrame, *, refreeze: bool, notes: list[str]) -> Schema:
+        """The frozen schema, inferred from ``frame`` and written on first use (or on ``refreeze``).
+
+        A frozen schema whose roles no longer match the spec (a column newly dropped, a new id
+        column) is re-inferred, since the spec is the user's stated intent.
+        """
+        from poc2prod.data import Schema, infer_schema
+
+        path = self.root / SCHEMA_FILE
+        if path.is_file() and not refreeze:
+            frozen = Schema.read(path)
+            if frozen.agrees_with(self.spec):
+                return frozen
+            notes.append("the spec's column roles or target changed, so the schema was frozen again")
+        schema = infer_schema(frame, self.spec)
+        self.state_dir  # noqa: B018 - fails early with a clear message when the folder is read-only
+        schema.save(path)
+        return schema
+
+    def freeze_split(
+        self, labelled: pd.DataFrame, y: np.ndarray, *, refreeze: bool, notes: list[str]
+    ) -> Split:
+        """The frozen holdout split, drawn on first use and redrawn only when the data changed."""
+        from poc2prod.data import Split, fingerprint, make_split, split_kind
+
+        s = self.spec.split
+        fp = f"{fingerprint(labelled)}:{s.seed}:{s.holdout}:{split_kind(self.spec)}"
+        frozen = None if refreeze else Split.read(self.state_dir)
+        if frozen is not None and frozen.fingerprint == fp:
+            return frozen
+        if frozen is not None:
+            notes.append(
+                "the data or the split settings changed since the holdout was frozen, so a new "
+                "holdout was drawn; earlier runs were judged on a different holdout"
+            )
+        split = make_split(labelled, y, self.spec, fp)
+        split.save(self.state_dir)
+        return split
+
+    def remember(self, gate: str, document: dict[str, Any]) -> None:
+        """Keep the latest result of ``gate`` in the project, for the next gate and the report."""
+        atomic_write(self.state_dir / f"{gate}.json", json.dumps(document, indent=2, default=str))
+
+    def last(self, gate: str) -> dict[str, Any] | None:
+        """The latest result of ``gate`` in this project, or None if it never ran."""
+        path = self.root / STATE_DIR / f"{gate}.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r}, task={self.spec.task!r}, target={self.spec.target!r})"

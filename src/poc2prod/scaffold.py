@@ -1,0 +1,189 @@
+"""Creating a project: infer a sensible spec from the data and write it with comments to edit.
+
+Shipped examples are complete little projects under ``poc2prod/examples/<name>/`` (data, its
+SOURCE.md and a poc2prod.yaml); ``init --example`` copies one.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from poc2prod.errors import DataError, ProjectError
+from poc2prod.spec import SPEC_FILE, DataSource, Spec
+
+EXAMPLES = {"credit-risk": "credit_risk"}
+
+_DEFAULT_CRITERIA = {"binary": "roc_auc >= 0.75", "multiclass": "macro_f1 >= 0.8", "regression": "r2 >= 0.5"}
+_ID_NAME = re.compile(r"(^|[_\W])id$|^id[_\W]|^(key|uuid|index)$", re.IGNORECASE)
+
+
+def scaffold(
+    root: Path,
+    *,
+    data: str | Path | None,
+    target: str | None,
+    task: str | None,
+    example: str | None,
+    drop: list[str],
+    force: bool,
+) -> Path:
+    """Write ``root/poc2prod.yaml`` (and copy an example's data); returns the spec's path."""
+    spec_path = root / SPEC_FILE
+    if spec_path.exists() and not force:
+        raise ProjectError(f"{spec_path} already exists; edit it, or pass --force to overwrite it.")
+    if example is not None:
+        return _copy_example(root, example, force)
+    if data is None or target is None:
+        raise ProjectError("init needs --data and --target (or --example credit-risk).")
+    data_path = Path(data)
+    source = _relative_source(data_path, root)
+    from poc2prod.data import load, sniff_delimiter
+
+    ds = DataSource(source=str(data_path.resolve()))
+    frame = load(ds, Path.cwd())
+    if target not in frame.columns:
+        raise DataError(
+            f"target {target!r} is not a column of {data_path}; its columns are "
+            f"{', '.join(map(repr, list(frame.columns)[:12]))}."
+        )
+    missing = [c for c in drop if c not in frame.columns]
+    if missing:
+        raise DataError(f"column {missing[0]!r} given to --drop is not in {data_path}.")
+    sep = sniff_delimiter(data_path, "utf-8") if ds.kind == "csv" else None
+    text = render_spec(
+        frame,
+        name=root.resolve().name,
+        source=source,
+        target=target,
+        task=task,
+        drop=drop,
+        sep=sep if sep != "," else None,
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    spec_path.write_text(text, encoding="utf-8")
+    Spec.load(spec_path)  # what init writes must always load
+    return spec_path
+
+
+def infer_task(y: pd.Series) -> str:
+    """binary for two values, regression for many numeric values, multiclass otherwise."""
+    values = y.dropna()
+    n = values.nunique()
+    if n <= 2:
+        return "binary"
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        integral = bool((values.astype(float) % 1 == 0).all())
+        if not integral or n > 20:
+            return "regression"
+    return "multiclass"
+
+
+def render_spec(
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    source: str,
+    target: str,
+    task: str | None,
+    drop: list[str],
+    sep: str | None,
+) -> str:
+    """The text of a commented poc2prod.yaml inferred from ``frame``."""
+    task = task or infer_task(frame[target])
+    y = frame[target].dropna()
+    positive = None
+    if task == "binary":
+        positive = y.value_counts().idxmin()
+        positive = positive.item() if hasattr(positive, "item") else positive
+    id_col = next(
+        (
+            c
+            for c in frame.columns
+            if c != target and _ID_NAME.search(str(c)) and frame[c].notna().all() and frame[c].is_unique
+        ),
+        None,
+    )
+    dates = [c for c in frame.columns if c != target and pd.api.types.is_datetime64_any_dtype(frame[c])]
+
+    def q(v) -> str:
+        return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("\n...").strip()
+
+    lines = [
+        "# poc2prod project spec: edit freely; `poc2prod prove` checks every key.",
+        f"name: {q(name)}",
+        f"task: {task}               # binary | multiclass | regression",
+        "",
+        "data:",
+        f"  source: {q(source)}       # CSV or Parquet path (relative to this file), or an SQLAlchemy URL",
+        "  # query: SELECT * FROM loans  # needed when source is a database URL",
+    ]
+    if sep:
+        lines.append(f"  sep: {q(sep)}")
+    lines += ["", f"target: {q(target)}"]
+    if positive is not None:
+        lines.append(f"positive_class: {q(positive)}   # the outcome the model scores; here the rarer class")
+    lines += [
+        "",
+        "columns:",
+        f"  id: {q(id_col)}" + ("            # identifier: never a feature" if id_col else ""),
+        f"  {'' if len(dates) == 1 else '# '}time: {q(str(dates[0]) if dates else None)}"
+        "    # set to split by time (holdout = latest rows)",
+        "  group: null         # set to keep all rows of a group (e.g. a customer) on one side",
+        f"  drop: {q(list(drop))}            # columns to leave out, e.g. ones only known after the outcome",
+        "  categorical: []     # numeric codes to treat as categories",
+        "",
+        "# Success criteria agreed with the client, judged on the untouched holdout.",
+        "criteria:",
+        f"  - {_DEFAULT_CRITERIA[task]}",
+        "",
+        "# Money per decision outcome (negative = a loss); the optimize gate picks the threshold from it.",
+        "value:",
+        "  currency: EUR",
+        "  true_positive: 0.0",
+        "  false_positive: -1.0",
+        "  false_negative: -1.0",
+        "  true_negative: 0.0",
+        "  decisions_per_month: null",
+        "",
+        "split:",
+        "  holdout: 0.2        # share set aside, scored once at the end",
+        "  folds: 5",
+        "  seed: 42",
+        "",
+        "budget:               # seconds",
+        "  prove: 60",
+        "  optimize: 300",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _relative_source(data: Path, root: Path) -> str:
+    if not data.is_file():
+        raise DataError(f"data file {data} does not exist; check the path given to --data.")
+    # Inside the project: relative, so the folder can move; elsewhere: absolute, so it stays found.
+    try:
+        return str(data.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(data.resolve())
+
+
+def _copy_example(root: Path, example: str, force: bool) -> Path:
+    if example not in EXAMPLES:
+        raise ProjectError(f"unknown example {example!r}; choose one of: {', '.join(EXAMPLES)}.")
+    src = resources.files("poc2prod") / "examples" / EXAMPLES[example]
+    root.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.name.startswith(("_", ".")):
+            continue
+        dest = root / item.name
+        if dest.exists() and not force:
+            raise ProjectError(f"{dest} already exists; pass --force to overwrite it.")
+        with resources.as_file(item) as path:
+            shutil.copyfile(path, dest)
+    return root / SPEC_FILE

@@ -1,0 +1,267 @@
+"""The project spec: what ``poc2prod.yaml`` may say, validated, with errors that name the line.
+
+>>> spec = Spec.model_validate({"task": "binary", "target": "default",
+...                             "data": {"source": "loans.csv"}, "criteria": ["roc_auc >= 0.75"]})
+>>> spec.criteria[0].metric, spec.criteria[0].threshold
+('roc_auc', 0.75)
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import model_validator as _model_validator
+
+from poc2prod.errors import SpecError
+from poc2prod.metrics import METRICS, default_metrics
+
+__all__ = ["Budget", "Columns", "Criterion", "DataSource", "Spec", "Split", "ValueModel"]
+
+SPEC_FILE = "poc2prod.yaml"
+Task = Literal["binary", "multiclass", "regression"]
+
+
+class _Model(BaseModel):
+    # An unknown key is almost always a typo: refuse it rather than silently ignore it.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_CRITERION = re.compile(r"^\s*([a-z0-9_@]+)\s*(>=|<=|>|<)\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*$")
+
+
+class Criterion(_Model):
+    """One success criterion agreed with the client, such as ``roc_auc >= 0.75``."""
+
+    metric: str
+    op: Literal[">=", ">", "<=", "<"]
+    threshold: float
+
+    def passed(self, value: float) -> bool:
+        """Whether ``value`` meets the criterion (a missing value never does)."""
+        if value != value:  # NaN
+            return False
+        return {
+            ">=": value >= self.threshold,
+            ">": value > self.threshold,
+            "<=": value <= self.threshold,
+            "<": value < self.threshold,
+        }[self.op]
+
+    def margin(self, value: float) -> float:
+        """How far ``value`` is on the good side of the threshold (negative: short of it)."""
+        return value - self.threshold if self.op in (">=", ">") else self.threshold - value
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.threshold:g}"
+
+
+def _parse_criterion(v: Any) -> Any:
+    if isinstance(v, str):
+        m = _CRITERION.match(v)
+        if not m:
+            raise ValueError(
+                f"criterion {v!r} is not of the form 'metric >= number' (e.g. 'roc_auc >= 0.75')"
+            )
+        name, op, num = m.groups()
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}; known metrics: {', '.join(METRICS)}")
+        return {"metric": name, "op": op, "threshold": float(num)}
+    return v
+
+
+CriterionField = Annotated[Criterion, BeforeValidator(_parse_criterion), PlainSerializer(str)]
+
+
+class DataSource(_Model):
+    """Where the data comes from: a CSV or Parquet file, or a SQL query on an SQLAlchemy URL."""
+
+    source: str = Field(description="file path (relative to the project) or SQLAlchemy URL")
+    query: str | None = Field(None, description="SQL query, when source is a database URL")
+    format: Literal["auto", "csv", "parquet", "sql"] = "auto"
+    sep: str | None = Field(None, description="CSV delimiter; detected when not given")
+    encoding: str = "utf-8"
+
+    @property
+    def kind(self) -> Literal["csv", "parquet", "sql"]:
+        """The reader to use, from ``format`` or guessed from the source."""
+        if self.format != "auto":
+            return self.format
+        if "://" in self.source:
+            return "sql"
+        suffix = Path(self.source).suffix.lower()
+        return "parquet" if suffix in (".parquet", ".pq") else "csv"
+
+    @_model_validator(mode="after")
+    def _query_with_sql(self) -> DataSource:
+        if self.kind == "sql" and not self.query:
+            raise ValueError("a database source needs `query:` (the SELECT that returns the rows)")
+        return self
+
+
+class Columns(_Model):
+    """Roles of columns besides the target; every other column is a feature."""
+
+    id: str | None = None
+    time: str | None = None
+    group: str | None = None
+    drop: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    numeric: list[str] = Field(default_factory=list)
+
+    def named(self) -> dict[str, str]:
+        """Every column the spec names, mapped to the key that names it."""
+        out = {c: k for k in ("id", "time", "group") if (c := getattr(self, k))}
+        for key in ("drop", "categorical", "numeric"):
+            out.update({c: key for c in getattr(self, key)})
+        return out
+
+
+class ValueModel(_Model):
+    """Money per decision outcome (positive = earned, negative = lost), in ``currency``."""
+
+    currency: str = "EUR"
+    true_positive: float = 0.0
+    false_positive: float = 0.0
+    false_negative: float = 0.0
+    true_negative: float = 0.0
+    decisions_per_month: int | None = Field(None, ge=0)
+
+
+class Split(_Model):
+    """How data is divided: a final holdout set aside, then k-fold cross-validation."""
+
+    holdout: float = Field(0.2, gt=0.0, lt=0.9)
+    folds: int = Field(5, ge=2, le=20)
+    seed: int = 42
+
+
+class Budget(_Model):
+    """Time budgets in seconds, per gate."""
+
+    prove: float = Field(60.0, gt=0)
+    optimize: float = Field(300.0, gt=0)
+
+
+class Tracking(_Model):
+    """Where runs go; by default an SQLite database and an artifact folder in the project."""
+
+    uri: str | None = None
+
+
+class Spec(_Model):
+    """The whole of ``poc2prod.yaml``."""
+
+    name: str = "project"
+    task: Task
+    data: DataSource
+    target: str
+    positive_class: str | int | float | bool | None = None
+    columns: Columns = Field(default_factory=Columns)
+    criteria: list[CriterionField] = Field(default_factory=list)
+    primary_metric: str | None = None
+    threshold: float = Field(0.5, gt=0, lt=1)
+    value: ValueModel = Field(default_factory=ValueModel)
+    split: Split = Field(default_factory=Split)
+    budget: Budget = Field(default_factory=Budget)
+    tracking: Tracking = Field(default_factory=Tracking)
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        for c in self.criteria:
+            if self.task not in METRICS[c.metric].tasks:
+                raise ValueError(f"metric {c.metric!r} in criteria does not apply to a {self.task} task")
+        if self.primary_metric is not None:
+            if self.primary_metric not in METRICS:
+                raise ValueError(f"unknown primary_metric {self.primary_metric!r}")
+            if self.task not in METRICS[self.primary_metric].tasks:
+                raise ValueError(
+                    f"primary_metric {self.primary_metric!r} does not apply to a {self.task} task"
+                )
+        roles = self.columns.named()
+        if self.target in roles:
+            raise ValueError(f"the target {self.target!r} is also listed under columns.{roles[self.target]}")
+        return self
+
+    @property
+    def primary(self) -> str:
+        """The metric that ranks candidates: the spec's, else the first criterion's, else the task default."""
+        if self.primary_metric:
+            return self.primary_metric
+        if self.criteria:
+            return self.criteria[0].metric
+        return default_metrics(self.task)[0]
+
+    def report_metrics(self) -> list[str]:
+        """The primary metric, the criteria metrics and the task's standard set, without repeats."""
+        names = [self.primary, *(c.metric for c in self.criteria), *default_metrics(self.task)]
+        return list(dict.fromkeys(names))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Spec:
+        """Read and validate a spec file; every problem is a :class:`SpecError` naming its line."""
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(f"{path} does not exist; create it with `poc2prod init`.")
+        text = path.read_text(encoding="utf-8")
+        return cls.from_yaml(text, source=str(path))
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = SPEC_FILE) -> Spec:
+        """Validate a spec from YAML text."""
+        try:
+            root = yaml.compose(text)
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise SpecError(f"{source}{where} is not valid YAML ({problem}); fix that line.") from None
+        if not isinstance(raw, dict):
+            raise SpecError(f"{source} must be a mapping of keys such as task:, data:, target:.")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as e:
+            raise SpecError(_describe(e, root, source)) from None
+
+
+def _describe(err: ValidationError, root: yaml.Node | None, source: str) -> str:
+    # A typo shows up twice (an unknown key and a missing one); the unknown key is the one to name.
+    first = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    loc = [p for p in first["loc"] if not isinstance(p, str) or "[" not in p]
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    line = _line_of(root, loc)
+    where = f"{source} line {line}" if line else source
+    if first["type"] == "extra_forbidden":
+        known = {f for m in _Model.__subclasses__() for f in m.model_fields}
+        close = difflib.get_close_matches(str(loc[-1]), sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{where}: unknown key {key!r}{hint}; remove it or check its spelling."
+    if first["type"] == "missing":
+        return f"{where}: required key {key!r} is missing; add it."
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {key}: {msg}."
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    """The 1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == part), None)
+            key_node = next((k for k, _ in node.value if k.value == part), None)
+            if key_node is not None:
+                line = key_node.start_mark.line + 1
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+        if node is None:
+            break
+    return line

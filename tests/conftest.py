@@ -1,0 +1,46 @@
+"""Shared fixtures: the real data sets in ../shared/data and small projects built on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+GERMAN = SHARED / "uci_statlog_german_credit" / "german_credit.csv"
+TAIWAN = SHARED / "uci_default_credit_card_taiwan" / "UCI_Credit_Card.csv"
+BANK = SHARED / "uci_bank_marketing" / "bank-additional-full.csv"
+
+
+def pytest_configure(config):
+    missing = [p for p in (GERMAN, TAIWAN, BANK) if not p.is_file()]
+    if missing:
+        raise pytest.UsageError(f"test data missing: {missing[0]}; clone with ../shared beside the repo.")
+
+
+@pytest.fixture(scope="session")
+def german() -> pd.DataFrame:
+    return pd.read_csv(GERMAN)
+
+
+@pytest.fixture(scope="session")
+def taiwan() -> pd.DataFrame:
+    return pd.read_csv(TAIWAN)
+
+
+@pytest.fixture
+def german_project(tmp_path):
+    """A fresh project on the German credit data (bad credit = 2 is the positive class)."""
+    from poc2prod import Project
+
+    data = tmp_path / "german_credit.csv"
+    data.write_bytes(GERMAN.read_bytes())
+    return Project.init(tmp_path / "proj", data=data, target="class")
+
+
+def write_spec(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "poc2prod.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

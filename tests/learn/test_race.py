@@ -1,0 +1,83 @@
+"""The race: honest folds, budget kept by sampling / early stops, failures contained."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from poc2prod.data import cv_folds, infer_schema
+from poc2prod.learn import Context, RaceSetup, ensemble, race
+from poc2prod.spec import Spec
+
+TARGET = "default.payment.next.month"
+
+
+@pytest.fixture(scope="module")
+def problem(taiwan):
+    spec = Spec.model_validate(
+        {"task": "binary", "data": {"source": "x"}, "target": TARGET, "columns": {"id": "ID"}}
+    )
+    schema = infer_schema(taiwan, spec)
+    X = taiwan[[c.name for c in schema.features]]
+    y = taiwan[TARGET].to_numpy()
+    folds = cv_folds(taiwan, y, spec, n_splits=3)
+    ctx = Context(task="binary", numeric=list(X.columns), categorical=[], n_rows=len(folds[0][0]))
+    setup = RaceSetup(
+        task="binary", ctx=ctx, metrics=["roc_auc", "log_loss"], primary="roc_auc", threshold=0.5, n_classes=2
+    )
+    return X, y, folds, setup
+
+
+def test_fast_candidates_complete_with_out_of_fold_scores(problem):
+    X, y, folds, setup = problem
+    results = race(
+        X, y, folds, ["dummy", "logistic_regression", "lightgbm"], setup, deadline=time.monotonic() + 120
+    )
+    by = {r.name: r for r in results}
+    assert all(r.status == "done" and r.folds_done == 3 for r in results)
+    assert by["dummy"].mean("roc_auc") == pytest.approx(0.5)
+    assert by["lightgbm"].mean("roc_auc") > by["logistic_regression"].mean("roc_auc") > 0.6
+    assert not np.isnan(by["lightgbm"].oof).any()
+    assert len(by["lightgbm"].best_iterations) == 3
+    blended = ensemble(results, y, folds, setup)
+    assert blended is None or set(blended.weights) <= {"logistic_regression", "lightgbm"}
+
+
+def test_tight_budget_is_kept_by_sampling_skipping_or_stopping(problem):
+    X, y, folds, setup = problem
+    budget = 8.0
+    start = time.monotonic()
+    results = race(
+        X, y, folds, ["random_forest", "extra_trees", "mlp", "xgboost"], setup, deadline=start + budget
+    )
+    elapsed = time.monotonic() - start
+    # The probe and the last fold in flight may overrun a little; a 8 s race must not take 20 s.
+    assert elapsed < budget + 4
+    notes = " ".join(r.note or "" for r in results)
+    assert any(r.status in ("skipped", "partial") or r.train_rows for r in results), notes
+    assert all(r.note for r in results if r.status != "done" or r.train_rows)
+
+
+def test_a_failing_candidate_does_not_end_the_race(problem, monkeypatch):
+    from poc2prod.learn import _candidates
+
+    def explode(ctx):
+        raise RuntimeError("solver diverged")
+
+    broken = _candidates.Candidate("mlp", "dense", explode)
+    monkeypatch.setitem(_candidates.CANDIDATES, "mlp", broken)
+    X, y, folds, setup = problem
+    results = race(X, y, folds, ["mlp", "dummy"], setup, deadline=time.monotonic() + 60)
+    assert results[0].status == "failed" and "solver diverged" in results[0].note
+    assert results[1].status == "done"
+
+
+def test_infinite_values_are_treated_as_missing(problem):
+    X, y, folds, setup = problem
+    X = X.assign(PAY_AMT1=np.where(np.arange(len(X)) % 50 == 0, np.inf, X["PAY_AMT1"]))
+    results = race(
+        X, y, folds, ["logistic_regression", "random_forest"], setup, deadline=time.monotonic() + 60
+    )
+    assert [r.status for r in results] == ["done", "done"], [r.note for r in results]

@@ -1,0 +1,123 @@
+"""The command line: the commands of the issue, their JSON, and one-sentence errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from poc2prod.cli import app
+from tests.conftest import GERMAN, TAIWAN
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_init_then_prove_json(tmp_path):
+    res = _run("init", tmp_path / "credit", "--data", GERMAN, "--target", "class")
+    assert res.exit_code == 0, res.output
+    res = _run("prove", "-C", tmp_path / "credit", "--budget", "30", "--json", "--quiet")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["verdict"] in ("go", "no-go")
+    for c in doc["criteria"]:
+        assert set(c) >= {"metric", "threshold", "value", "passed"}
+    assert set(doc["best"]) >= {"model", "cv", "holdout"}
+    assert {"roc_auc", "gini", "ks", "pr_auc", "log_loss", "brier", "recall", "precision"} <= set(
+        doc["best"]["holdout"]
+    )
+    row = doc["leaderboard"][0]
+    assert row["model"] == doc["best"]["model"] and "fit_seconds" in row
+    assert set(row["cv"]["roc_auc"]) == {"mean", "std"}
+    assert len(doc["run_id"]) == 32
+    assert {r["model"] for r in doc["leaderboard"]} >= {
+        "dummy",
+        "logistic_regression",
+        "lightgbm",
+        "xgboost",
+        "random_forest",
+        "extra_trees",
+        "mlp",
+    }
+
+
+@pytest.mark.slow
+def test_budget_is_honoured_on_30000_rows(tmp_path):
+    _run("init", tmp_path / "tw", "--data", TAIWAN, "--target", "default.payment.next.month")
+    res = _run("prove", "-C", tmp_path / "tw", "--budget", "20", "--json", "--quiet")
+    doc = json.loads(res.stdout)
+    assert doc["elapsed_seconds"] <= 20 + 5, doc["elapsed_seconds"]
+    assert doc["data"]["id_column"] == "ID"
+    assert doc["best"]["holdout"]["roc_auc"] > 0.75
+
+
+@pytest.mark.slow
+def test_strict_no_go_exit_status(tmp_path):
+    _run("init", tmp_path / "p", "--data", GERMAN, "--target", "class")
+    spec = tmp_path / "p" / "poc2prod.yaml"
+    spec.write_text(spec.read_text().replace("roc_auc >= 0.75", "roc_auc >= 0.99"))
+    res = _run(
+        "prove",
+        "-C",
+        tmp_path / "p",
+        "--budget",
+        "10",
+        "--models",
+        "logistic_regression",
+        "--strict",
+        "--quiet",
+    )
+    assert res.exit_code == 3
+    assert "NO-GO" in res.stdout
+
+
+def test_init_errors_are_one_sentence(tmp_path):
+    res = _run("init", tmp_path / "p", "--data", GERMAN, "--target", "default")
+    assert res.exit_code == 1
+    assert "target 'default' is not a column of" in res.stderr
+    assert "Traceback" not in res.output and len(res.stderr.strip().splitlines()) <= 2
+    res = _run("init", tmp_path / "p", "--data", tmp_path / "none.csv", "--target", "class")
+    assert res.exit_code == 1 and "does not exist" in res.stderr
+
+
+def test_prove_without_a_project(tmp_path):
+    res = _run("prove", "-C", tmp_path)
+    assert res.exit_code == 1
+    assert f"no poc2prod.yaml in {tmp_path}; create one with `poc2prod init" in res.stderr.replace("\n", "")
+
+
+def test_prove_with_a_broken_spec_names_the_line(tmp_path):
+    _run("init", tmp_path / "p", "--data", GERMAN, "--target", "class")
+    spec = tmp_path / "p" / "poc2prod.yaml"
+    spec.write_text(spec.read_text().replace("  folds: 5", "  folds: 5\n  fols: 3"))
+    res = _run("prove", "-C", tmp_path / "p", "--quiet")
+    assert res.exit_code == 1
+    assert "unknown key 'split.fols' (did you mean 'folds'?)" in res.stderr.replace("\n", "")
+
+
+def test_prove_with_a_missing_column(tmp_path):
+    _run("init", tmp_path / "p", "--data", GERMAN, "--target", "class")
+    spec = tmp_path / "p" / "poc2prod.yaml"
+    spec.write_text(spec.read_text().replace("group: null", "group: branch"))
+    res = _run("prove", "-C", tmp_path / "p", "--quiet")
+    assert res.exit_code == 1
+    assert "column 'branch' named in poc2prod.yaml is not in the data" in res.stderr.replace("\n", "")
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    assert _run("init", tmp_path / "p", "--example", "credit-risk").exit_code == 0
+    res = _run("init", tmp_path / "p", "--example", "credit-risk")
+    assert res.exit_code == 1 and "already exists" in res.stderr
+    assert _run("init", tmp_path / "p", "--example", "credit-risk", "--force").exit_code == 0
+
+
+def test_help_lists_the_gates():
+    res = _run("--help")
+    assert res.exit_code == 0
+    for command in ("init", "prove", "demo"):
+        assert command in res.stdout
