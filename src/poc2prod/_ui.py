@@ -61,25 +61,23 @@ def show_prove(result: ProveResult, project: Project, console: Console | None = 
         table.add_column(m, justify="right")
     table.add_column("folds", justify="right")
     table.add_column("fit s/fold", justify="right")
-    table.add_column("note", overflow="fold", max_width=48)
-    rank = 0
+    rank, footnotes = 0, []
     for row in result.leaderboard:
         cells = []
         for m in shown + extra:
             s = row["cv"].get(m)
             cells.append(f"{_fmt(s['mean'])} ± {_fmt(s['std'], 3)}" if s else "—")
         rank += 1 if row["cv"] else 0
+        name = row["model"]
+        if row["note"]:
+            footnotes.append(f"[{len(footnotes) + 1}] {name}: {row['note']}")
+            name += f" [{len(footnotes)}]"
         style = "bold" if row["model"] == result.best["model"] else ("dim" if not row["cv"] else None)
-        table.add_row(
-            str(rank) if row["cv"] else "",
-            row["model"],
-            *cells,
-            row["folds"],
-            f"{row['fit_seconds']:.2f}",
-            row["note"] or "",
-            style=style,
-        )
+        fit = f"{row['fit_seconds']:.2f}"
+        table.add_row(str(rank) if row["cv"] else "", name, *cells, row["folds"], fit, style=style)
     out.print(table)
+    for line in footnotes:
+        out.print(f"[dim]{line}[/]", highlight=False)
 
     out.print(
         f"best: [bold]{result.best['model']}[/], refitted on all {data['train_rows']:,} training rows "

@@ -171,7 +171,7 @@ def run_prove(
         results.append(blended)
 
     primary = METRICS[spec.primary]
-    ranked = sorted((r for r in results if r.usable), key=lambda r: _rank_key(r, primary))
+    ranked = _ranked(results, primary)
     if not ranked:
         raise DataError("no candidate finished a single fold within the budget; raise --budget.")
 
@@ -267,10 +267,18 @@ def run_prove(
     return result
 
 
-def _rank_key(r: CandidateResult, primary) -> tuple:
-    value = r.mean(primary.name)
-    score = value if primary.greater_is_better else -value
-    return (-(score if np.isfinite(score) else -np.inf), r.name)
+def _ranked(results: list[CandidateResult], primary) -> list[CandidateResult]:
+    """Usable candidates, best first; one scored on fewer folds ranks below every complete one,
+    so a lucky single fold cannot win (unless no real model completed its folds)."""
+    usable = [r for r in results if r.usable]
+    complete = any(r.status == "done" and r.name != "dummy" for r in usable)
+
+    def key(r: CandidateResult) -> tuple:
+        value = r.mean(primary.name)
+        score = value if primary.greater_is_better else -value
+        return (complete and r.status != "done", -(score if np.isfinite(score) else -np.inf), r.name)
+
+    return sorted(usable, key=key)
 
 
 def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, deadline: float):

@@ -141,7 +141,7 @@ def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until
     oof = _empty_oof(len(y), setup)
     fit_times, predict_times = [], []
     rng = np.random.default_rng(setup.ctx.seed)
-    notes = []
+    notes, cut_short = [], []
     for j, (tr, va) in enumerate(folds):
         now = time.monotonic()
         if j > 0 and now + fit_times[-1] * _SAFETY > until:
@@ -166,7 +166,7 @@ def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until
         if hasattr(booster, "best_iteration_"):
             result.best_iterations.append(booster.best_iteration_)
             if booster.stopped_by_deadline_:
-                notes.append(f"boosting stopped at {booster.best_iteration_} rounds by the time budget")
+                cut_short.append(booster.best_iteration_)
         result.fold_metrics.append(compute(setup.task, setup.metrics, y[va], pred, setup.threshold))
         result.folds_done = j + 1
         emit(
@@ -179,6 +179,11 @@ def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until
     if cap is not None:
         result.train_rows = cap
         notes.insert(0, f"trained on {cap:,} of {n_fold_train:,} rows per fold to fit the budget")
+    if cut_short:
+        notes.append(
+            f"boosting was stopped by the time budget in {len(cut_short)} fold(s), "
+            f"at {min(cut_short)}–{max(cut_short)} rounds"
+        )
     result.oof = oof if result.status == "done" else None
     result.note = "; ".join(dict.fromkeys(notes)) or None
 
