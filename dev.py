@@ -50,8 +50,9 @@ def main(argv: list[str]) -> None:
     if argv[0] == "demo":
         run(BIN / "poc2prod", "demo", *argv[1:])
         return
-    run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
-    run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
+    code = [p for p in ("src", "tests", "bench", "dev.py") if (ROOT / p).exists()]
+    run(BIN / "ruff", "check", *code)
+    run(BIN / "ruff", "format", "--check", *code)
     run(BIN / "python", "-m", "pytest", "-ra", *argv[1:])
 
 
