@@ -1,0 +1,20 @@
+"""Writing benchmark figures into BENCHMARKS.md, one section per benchmark script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+def write_section(text: str, section: str) -> None:
+    """Insert or replace ``section`` (a level-2 heading and its text) in BENCHMARKS.md."""
+    path = BENCHMARKS
+    doc = path.read_text() if path.exists() else "# Benchmarks\n\nEach section says how to reproduce it.\n"
+    if section in doc:
+        start = doc.index(section)
+        nxt = doc.find("\n## ", start + len(section))
+        doc = doc[:start] + text + (doc[nxt:] if nxt != -1 else "\n")
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text
+    path.write_text(doc.rstrip("\n") + "\n")
