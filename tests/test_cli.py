@@ -91,22 +91,29 @@ def test_prove_without_a_project(tmp_path):
     assert f"no poc2prod.yaml in {tmp_path}; create one with `poc2prod init" in res.stderr.replace("\n", "")
 
 
-def test_prove_with_a_broken_spec_names_the_line(tmp_path):
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "  folds: 5",
+            "  folds: 5\n  fols: 3",
+            "line {line}: unknown key 'split.fols' (did you mean 'folds'?)",
+        ),
+        ("group: null", "group: branch", "column 'branch' named in poc2prod.yaml is not in the data"),
+        ("  - roc_auc >= 0.75", "  - roc_auc => 0.75", "criterion 'roc_auc => 0.75' is not of the form"),
+        ("  holdout: 0.2", "  holdout: 20", "split.holdout: Input should be less than 0.9"),
+    ],
+)
+def test_prove_with_a_broken_spec_says_what_and_where(tmp_path, old, new, message):
     _run("init", tmp_path / "p", "--data", GERMAN, "--target", "class")
     spec = tmp_path / "p" / "poc2prod.yaml"
-    spec.write_text(spec.read_text().replace("  folds: 5", "  folds: 5\n  fols: 3"))
+    text = spec.read_text().replace(old, new)
+    spec.write_text(text)
     res = _run("prove", "-C", tmp_path / "p", "--quiet")
     assert res.exit_code == 1
-    assert "unknown key 'split.fols' (did you mean 'folds'?)" in res.stderr.replace("\n", "")
-
-
-def test_prove_with_a_missing_column(tmp_path):
-    _run("init", tmp_path / "p", "--data", GERMAN, "--target", "class")
-    spec = tmp_path / "p" / "poc2prod.yaml"
-    spec.write_text(spec.read_text().replace("group: null", "group: branch"))
-    res = _run("prove", "-C", tmp_path / "p", "--quiet")
-    assert res.exit_code == 1
-    assert "column 'branch' named in poc2prod.yaml is not in the data" in res.stderr.replace("\n", "")
+    line = 1 + next(i for i, t in enumerate(text.splitlines()) if new.splitlines()[-1] in t)
+    assert message.format(line=line) in res.stderr.replace("\n", "")
+    assert not (tmp_path / "p" / ".poc2prod" / "prove.json").exists()
 
 
 def test_init_refuses_to_overwrite(tmp_path):
