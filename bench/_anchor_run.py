@@ -1,6 +1,6 @@
 """Fit one AutoML anchor on a given train/holdout split and report its holdout ROC AUC.
 
-Run by prove_vs_automl.py with the anchors' own interpreter (bench/.venv-anchors/bin/python):
+Run by prove_vs_automl.py with the anchors' own interpreter (bench/.venv-flaml or bench/.venv-autogluon):
 
     python _anchor_run.py {flaml|autogluon} train.parquet holdout.parquet TARGET POSITIVE BUDGET SEED OUT.json
 """

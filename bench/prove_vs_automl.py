@@ -29,7 +29,7 @@ from _report import write_section
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared" / "data"
-ANCHORS = HERE / ".venv-anchors" / "bin" / "python"
+ANCHORS = {tool: HERE / f".venv-{tool}" / "bin" / "python" for tool in ("flaml", "autogluon")}
 POC2PROD = Path(sys.executable).parent / "poc2prod"
 WORK = HERE / "work"
 RESULTS = HERE / "results" / "prove_vs_automl.json"
@@ -101,7 +101,7 @@ def run_anchor(
     started = time.monotonic()
     subprocess.run(
         [
-            str(ANCHORS),
+            str(ANCHORS[tool]),
             str(HERE / "_anchor_run.py"),
             tool,
             str(train),
@@ -126,25 +126,19 @@ def versions() -> dict:
 
     import poc2prod
 
-    anchor = subprocess.run(
-        [
-            str(ANCHORS),
-            "-c",
-            "import flaml, autogluon.tabular as a, torch; "
-            "print(flaml.__version__, a.__version__, torch.__version__)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    def anchor(tool: str, expr: str) -> str:
+        imports = "import flaml" if tool == "flaml" else "import torch, autogluon.tabular as a"
+        cmd = [str(ANCHORS[tool]), "-c", f"{imports}; print({expr})"]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
     return {
         "poc2prod": poc2prod.__version__,
         "lightgbm": lightgbm.__version__,
         "xgboost": xgboost.__version__,
         "scikit-learn": sklearn.__version__,
-        "flaml": anchor[0],
-        "autogluon": anchor[1],
-        "torch (anchors)": anchor[2],
+        "flaml": anchor("flaml", "flaml.__version__"),
+        "autogluon": anchor("autogluon", "a.__version__"),
+        "torch (AutoGluon)": anchor("autogluon", "torch.__version__"),
     }
 
 
@@ -181,7 +175,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--write", action="store_true", help="update the section in BENCHMARKS.md")
     args = parser.parse_args()
-    if not ANCHORS.exists():
+    if not all(p.exists() for p in ANCHORS.values()):
         sys.exit("the anchors' environment is missing: run `bash bench/setup_anchors.sh` first.")
     rows = []
     for name in args.datasets.split(","):

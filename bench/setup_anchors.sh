@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Builds bench/.venv-anchors: the AutoML anchors (AutoGluon, FLAML) that benchmarks compare poc2prod
-# against. They live in their own environment and are never dependencies of poc2prod.
-# torch is pinned to the CPU build kept on these machines; another version would pull several GB.
+# Builds the AutoML anchors that benchmarks compare poc2prod against, each in its own virtualenv
+# (never dependencies of poc2prod): FLAML needs xgboost<3, AutoGluon's XGBoost model needs 3.x, so
+# they cannot share one. torch is pinned to the CPU build kept on these machines (any other version
+# pulls several GB).
 set -euo pipefail
 cd "$(dirname "$0")"
-venv=.venv-anchors
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import flaml.automl, autogluon.tabular" 2>/dev/null; then
-  exit 0
-fi
-python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --upgrade pip
-"$venv/bin/pip" install --quiet "torch==2.13.0"
-"$venv/bin/pip" install --quiet "autogluon.tabular[all]==1.6.3" "flaml[automl]==2.8.0" pyarrow "torch==2.13.0"
-"$venv/bin/python" -c "import torch, autogluon.tabular, flaml; print('anchors ready: torch', torch.__version__)"
+
+make_venv() {  # name, import check, packages...
+  local venv=".venv-$1" check=$2
+  shift 2
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+    return
+  fi
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+  "$venv/bin/pip" install --quiet "$@"
+  "$venv/bin/python" -c "$check"
+}
+
+make_venv flaml "import flaml.automl" "flaml[automl]==2.8.0" pyarrow
+make_venv autogluon "import autogluon.tabular, xgboost, torch; assert xgboost.__version__ >= '3'" \
+  "torch==2.13.0" "autogluon.tabular[all]==1.6.3" pyarrow
+echo "anchors ready"

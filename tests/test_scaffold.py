@@ -56,3 +56,17 @@ def test_unknown_example(tmp_path):
 
     with pytest.raises(ProjectError, match="unknown example 'fraud'; choose one of: credit-risk"):
         Project.init(tmp_path / "x", example="fraud")
+
+
+def test_database_source(tmp_path, german):
+    import sqlite3
+
+    db = tmp_path / "bank.db"
+    with sqlite3.connect(db) as conn:
+        german.to_sql("loans", conn, index=False)
+    url = f"sqlite:///{db}"
+    project = Project.init(tmp_path / "p", data=url, query="SELECT * FROM loans", target="class")
+    assert project.spec.data.kind == "sql" and project.spec.data.source == url
+    assert project.spec.data.query == "SELECT * FROM loans"
+    result = project.prove(budget=10, models=["logistic_regression"])
+    assert result.data["labelled_rows"] == 1000

@@ -30,7 +30,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
-    data: Annotated[Path | None, typer.Option(help="CSV or Parquet file with the data.")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="CSV or Parquet file, or an SQLAlchemy URL (with --query).")
+    ] = None,
+    query: Annotated[str | None, typer.Option(help="SELECT to run when --data is a database URL.")] = None,
     target: Annotated[str | None, typer.Option(help="Column to predict.")] = None,
     task: Annotated[
         str | None, typer.Option(help="binary, multiclass or regression (inferred if omitted).")
@@ -44,7 +47,14 @@ def init(
 
     with _errors():
         project = Project.init(
-            path, data=data, target=target, task=task, example=example, drop=drop or (), force=force
+            path,
+            data=data,
+            query=query,
+            target=target,
+            task=task,
+            example=example,
+            drop=drop or (),
+            force=force,
         )
     spec = project.spec
     _err().print(

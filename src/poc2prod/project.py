@@ -56,17 +56,28 @@ class Project:
         path: str | Path,
         *,
         data: str | Path | None = None,
+        query: str | None = None,
         target: str | None = None,
         task: str | None = None,
         example: str | None = None,
         drop: Sequence[str] = (),
         force: bool = False,
     ) -> Project:
-        """Create a project in ``path`` from a data file and a target, or from a shipped example."""
+        """Create a project in ``path`` from data and a target, or from a shipped example.
+
+        ``data`` is a CSV or Parquet file, or an SQLAlchemy URL with ``query`` the SELECT to run.
+        """
         from poc2prod.scaffold import scaffold
 
         spec_path = scaffold(
-            Path(path), data=data, target=target, task=task, example=example, drop=list(drop), force=force
+            Path(path),
+            data=data,
+            query=query,
+            target=target,
+            task=task,
+            example=example,
+            drop=list(drop),
+            force=force,
         )
         return cls.load(spec_path)
 

@@ -27,6 +27,7 @@ def scaffold(
     root: Path,
     *,
     data: str | Path | None,
+    query: str | None,
     target: str | None,
     task: str | None,
     example: str | None,
@@ -41,21 +42,24 @@ def scaffold(
         return _copy_example(root, example, force)
     if data is None or target is None:
         raise ProjectError("init needs --data and --target (or --example credit-risk).")
-    data_path = Path(data)
-    source = _relative_source(data_path, root)
     from poc2prod.data import load, sniff_delimiter
 
-    ds = DataSource(source=str(data_path.resolve()))
+    if "://" in str(data):  # a database: the URL and the query go into the spec as given
+        ds = DataSource(source=str(data), query=query)
+        source, sep = str(data), None
+    else:
+        source = _relative_source(Path(data), root)
+        ds = DataSource(source=str(Path(data).resolve()))
+        sep = sniff_delimiter(Path(data), "utf-8") if ds.kind == "csv" else None
     frame = load(ds, Path.cwd())
     if target not in frame.columns:
         raise DataError(
-            f"target {target!r} is not a column of {data_path}; its columns are "
+            f"target {target!r} is not a column of {data}; its columns are "
             f"{', '.join(map(repr, list(frame.columns)[:12]))}."
         )
     missing = [c for c in drop if c not in frame.columns]
     if missing:
-        raise DataError(f"column {missing[0]!r} given to --drop is not in {data_path}.")
-    sep = sniff_delimiter(data_path, "utf-8") if ds.kind == "csv" else None
+        raise DataError(f"column {missing[0]!r} given to --drop is not in {data}.")
     text = render_spec(
         frame,
         name=root.resolve().name,
@@ -64,6 +68,7 @@ def scaffold(
         task=task,
         drop=drop,
         sep=sep if sep != "," else None,
+        query=query,
     )
     root.mkdir(parents=True, exist_ok=True)
     spec_path.write_text(text, encoding="utf-8")
@@ -93,6 +98,7 @@ def render_spec(
     task: str | None,
     drop: list[str],
     sep: str | None,
+    query: str | None = None,
 ) -> str:
     """The text of a commented poc2prod.yaml inferred from ``frame``."""
     task = task or infer_task(frame[target])
@@ -121,7 +127,9 @@ def render_spec(
         "",
         "data:",
         f"  source: {q(source)}       # CSV or Parquet path (relative to this file), or an SQLAlchemy URL",
-        "  # query: SELECT * FROM loans  # needed when source is a database URL",
+        f"  query: {q(query)}"
+        if query
+        else "  # query: SELECT * FROM loans  # needed when source is a database URL",
     ]
     if sep:
         lines.append(f"  sep: {q(sep)}")
