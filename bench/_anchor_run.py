@@ -1,8 +1,12 @@
 """Fit one AutoML anchor on a given train/holdout split and report its holdout ROC AUC.
 
-Run by prove_vs_automl.py with the anchors' own interpreter (bench/.venv-flaml or bench/.venv-autogluon):
+Run by prove_vs_automl.py with the anchor's own interpreter (bench/.venv-flaml or bench/.venv-autogluon):
 
-    python _anchor_run.py {flaml|autogluon} train.parquet holdout.parquet TARGET POSITIVE BUDGET SEED OUT.json
+    python _anchor_run.py {flaml|autogluon} TRAIN.parquet HOLDOUT.parquet TARGET POSITIVE BUDGET SEED OUT.json
+
+The target is compared as text on both sides (POSITIVE arrives as text on the command line), so a
+class stored as 2 in one file and "2" in another is still the same class. Each tool is called the way
+its own documentation shows, with nothing tuned beyond the metric, the time budget and the seed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,59 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 
+def fit_flaml(
+    train: pd.DataFrame, holdout: pd.DataFrame, target: str, positive: str, budget: float, seed: int
+):
+    import flaml
+    from flaml import AutoML
+
+    automl = AutoML()
+    started = time.monotonic()
+    automl.fit(
+        train.drop(columns=[target]),
+        train[target],
+        task="classification",
+        metric="roc_auc",
+        time_budget=budget,
+        seed=seed,
+        verbose=0,
+    )
+    fitted = time.monotonic()
+    proba = automl.predict_proba(holdout.drop(columns=[target]))
+    score = proba[:, list(automl.classes_).index(positive)]
+    timing = {"fit_seconds": fitted - started, "fit_predict_seconds": time.monotonic() - started}
+    return score, {"version": flaml.__version__, "best": automl.best_estimator, **timing}
+
+
+def fit_autogluon(
+    train: pd.DataFrame, holdout: pd.DataFrame, target: str, positive: str, budget: float, seed: int
+):
+    # AutoGluon's fit has no run-level seed: each of its models uses its own fixed default seed.
+    import autogluon.tabular as agt
+    from autogluon.tabular import TabularPredictor
+
+    with tempfile.TemporaryDirectory(prefix="autogluon-") as models:
+        predictor = TabularPredictor(label=target, eval_metric="roc_auc", path=models, verbosity=0)
+        started = time.monotonic()
+        predictor.fit(train, presets="medium_quality", time_limit=budget)
+        fitted = time.monotonic()
+        proba = predictor.predict_proba(holdout.drop(columns=[target]))
+        score = proba[positive].to_numpy()
+        timing = {"fit_seconds": fitted - started, "fit_predict_seconds": time.monotonic() - started}
+        failures = predictor.model_failures()
+        detail = {
+            "version": agt.__version__,
+            "best": predictor.model_best,
+            "models": predictor.model_names(),
+            # A model that crashed (e.g. a library mismatch) would silently weaken the anchor.
+            "failed_models": {
+                row.model: f"{row.exc_type}: {row.exc_str}"[:300] for row in failures.itertuples()
+            },
+            **timing,
+        }
+    return score, detail
+
+
 def main(
     tool: str,
     train_path: str,
@@ -27,50 +84,17 @@ def main(
     out: str,
 ) -> None:
     train, holdout = pd.read_parquet(train_path), pd.read_parquet(holdout_path)
-    y_true = (holdout[target].astype(str) == positive).astype(int)
-    started = time.monotonic()
-    if tool == "flaml":
-        import flaml
-        from flaml import AutoML
-
-        automl = AutoML()
-        automl.fit(
-            train.drop(columns=[target]),
-            train[target].astype(str),
-            task="classification",
-            metric="roc_auc",
-            time_budget=budget,
-            seed=seed,
-            verbose=0,
-        )
-        proba = automl.predict_proba(holdout.drop(columns=[target]))
-        column = list(automl.classes_).index(positive)
-        score = proba[:, column]
-        version, detail = flaml.__version__, {"best_estimator": automl.best_estimator}
-    else:
-        import autogluon.tabular as agt
-        from autogluon.tabular import TabularPredictor
-
-        with tempfile.TemporaryDirectory() as tmp:
-            data = train.assign(**{target: train[target].astype(str)})
-            predictor = TabularPredictor(label=target, eval_metric="roc_auc", path=tmp, verbosity=0)
-            predictor.fit(data, presets="medium_quality", time_limit=budget)
-            proba = predictor.predict_proba(holdout.drop(columns=[target]))
-            score = proba[positive].to_numpy()
-            version = agt.__version__
-            detail = {"best_model": predictor.model_best, "models": len(predictor.model_names())}
-    seconds = time.monotonic() - started
-    result = {
-        "tool": tool,
-        "version": version,
-        "roc_auc": float(roc_auc_score(y_true, score)),
-        "fit_predict_seconds": seconds,
-        **detail,
-    }
+    train[target] = train[target].astype(str)
+    holdout[target] = holdout[target].astype(str)
+    fit = {"flaml": fit_flaml, "autogluon": fit_autogluon}[tool]
+    score, detail = fit(train, holdout, target, positive, budget, seed)
+    result = {"tool": tool, "roc_auc": float(roc_auc_score(holdout[target] == positive, score)), **detail}
     with open(out, "w") as f:
-        json.dump(result, f)
+        json.dump(result, f, indent=2)
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 9:
+        sys.exit(__doc__)
     a = sys.argv[1:]
     main(a[0], a[1], a[2], a[3], a[4], float(a[5]), int(a[6]), a[7])

@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+HEADER = (
+    "# Benchmarks\n\n"
+    "Reproduce: `bash bench/setup_anchors.sh && .venv/bin/python bench/prove_vs_automl.py --write` "
+    "(and `.venv/bin/python bench/prove_budget.py --write`); each section says how it was measured.\n"
+)
 
 
 def write_section(text: str, section: str) -> None:
     """Insert or replace ``section`` (a level-2 heading and its text) in BENCHMARKS.md."""
     path = BENCHMARKS
-    doc = path.read_text() if path.exists() else "# Benchmarks\n\nEach section says how to reproduce it.\n"
+    doc = path.read_text() if path.exists() else HEADER
     if section in doc:
         start = doc.index(section)
         nxt = doc.find("\n## ", start + len(section))
-        doc = doc[:start] + text + (doc[nxt:] if nxt != -1 else "\n")
+        doc = doc[:start] + text + ("\n" + doc[nxt:] if nxt != -1 else "\n")
     else:
         doc = doc.rstrip("\n") + "\n\n" + text
     path.write_text(doc.rstrip("\n") + "\n")

@@ -126,5 +126,48 @@ def test_init_refuses_to_overwrite(tmp_path):
 def test_help_lists_the_gates():
     res = _run("--help")
     assert res.exit_code == 0
-    for command in ("init", "prove", "demo"):
+    for command in ("init", "prove", "demo", "ui"):
         assert command in res.stdout
+
+
+@pytest.mark.slow
+def test_ui_serves_the_projects_runs(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from poc2prod import Project
+
+    project = Project.init(tmp_path / "p", example="credit-risk")
+    result = project.prove(budget=10, models=["logistic_regression"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("poc2prod")
+    proc = subprocess.Popen(
+        [exe, "ui", "-C", project.root, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/runs/get?run_id={result.run_id}"
+                )
+                body = json.loads(urllib.request.urlopen(req, timeout=2).read())
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "the MLflow UI did not answer within 60 s"
+        assert body["run"]["info"]["run_id"] == result.run_id
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the UI's server workers share its process group
+        proc.wait(timeout=20)

@@ -109,3 +109,26 @@ def test_read_only_project_folder(german_project):
             german_project.prove(budget=10)
     finally:
         os.chmod(german_project.root, 0o755)
+
+
+def test_no_criteria_is_refused(german_project):
+    path = german_project.root / "poc2prod.yaml"
+    path.write_text(path.read_text().replace("  - roc_auc >= 0.75\n", ""))
+    with pytest.raises(ProjectError, match="lists no criteria; add at least one success criterion"):
+        Project.load(german_project.root).prove(budget=10)
+
+
+def test_a_budget_too_small_for_anything(german_project):
+    from poc2prod.errors import BudgetError
+
+    with pytest.raises(BudgetError, match="no candidate finished a single fold within the 0.01s budget"):
+        german_project.prove(budget=0.01)
+
+
+def test_a_tiny_budget_still_answers_within_it(german_project):
+    result = german_project.prove(budget=4)
+    assert result.elapsed_seconds < 4 + 3
+    done = {row["model"] for row in result.leaderboard if row["status"] == "done"}
+    assert "logistic_regression" in done
+    skipped = [row for row in result.leaderboard if row["status"] == "skipped"]
+    assert all("budget" in row["note"] for row in skipped)

@@ -10,6 +10,7 @@ import poc2prod
 
 def test_all_is_the_public_api():
     assert sorted(poc2prod.__all__) == [
+        "BudgetError",
         "CriterionResult",
         "DataError",
         "Poc2ProdError",
@@ -27,7 +28,7 @@ def test_all_is_the_public_api():
 
 
 def test_errors_share_one_base():
-    for name in ("DataError", "ProjectError", "SchemaError", "SpecError", "TargetError"):
+    for name in ("BudgetError", "DataError", "ProjectError", "SchemaError", "SpecError", "TargetError"):
         assert issubclass(getattr(poc2prod, name), poc2prod.Poc2ProdError)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "BudgetError",
     "CriterionResult",
     "DataError",
     "Poc2ProdError",
@@ -36,12 +37,28 @@ _WHERE = {
     "CriterionResult": "poc2prod.gates",
     **{
         name: "poc2prod.errors"
-        for name in ("DataError", "Poc2ProdError", "ProjectError", "SchemaError", "SpecError", "TargetError")
+        for name in (
+            "BudgetError",
+            "DataError",
+            "Poc2ProdError",
+            "ProjectError",
+            "SchemaError",
+            "SpecError",
+            "TargetError",
+        )
     },
 }
 
 if TYPE_CHECKING:
-    from poc2prod.errors import DataError, Poc2ProdError, ProjectError, SchemaError, SpecError, TargetError
+    from poc2prod.errors import (
+        BudgetError,
+        DataError,
+        Poc2ProdError,
+        ProjectError,
+        SchemaError,
+        SpecError,
+        TargetError,
+    )
     from poc2prod.gates import CriterionResult, ProveResult
     from poc2prod.project import Project
     from poc2prod.spec import Spec

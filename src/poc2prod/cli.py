@@ -119,6 +119,27 @@ def demo(
     show_prove(result, project)
 
 
+@app.command()
+def ui(
+    project_dir: ProjectDir = Path("."),
+    port: Annotated[int, typer.Option(help="Port to serve the MLflow UI on.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it on this machine.")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Browse the project's tracked runs in the MLflow UI."""
+    import os
+
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        uri = project.tracking_uri
+    _err().print(f"MLflow UI for {project.root} on http://{host}:{port} (Ctrl-C to stop)")
+    mlflow = Path(sys.executable).with_name("mlflow")
+    os.execv(mlflow, [str(mlflow), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])
+
+
 def main() -> None:
     """Entry point of the ``poc2prod`` script."""
     app()

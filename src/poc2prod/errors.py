@@ -10,12 +10,14 @@ it without a traceback and exits with status 1.
     ├── DataError         the data source is missing, empty, unreadable, or lacks a column
     │   └── TargetError   the target cannot be learned (all missing, a single class, ...)
     ├── SchemaError       the data no longer matches the schema frozen in the project
+    ├── BudgetError       the time budget is too small for the gate to produce a result
     └── ProjectError      the project folder is missing, not writable, or lacks a prior gate
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BudgetError",
     "DataError",
     "Poc2ProdError",
     "ProjectError",
@@ -43,6 +45,10 @@ class TargetError(DataError):
 
 class SchemaError(Poc2ProdError):
     """The data does not match the schema frozen in the project."""
+
+
+class BudgetError(Poc2ProdError):
+    """The time budget is too small for the gate to produce any result."""
 
 
 class ProjectError(Poc2ProdError):

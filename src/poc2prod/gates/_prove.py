@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from poc2prod import data as d
-from poc2prod.errors import DataError, ProjectError
+from poc2prod.errors import BudgetError, DataError, ProjectError
 from poc2prod.gates._verdict import CriterionResult, judge
 from poc2prod.learn import (
     CandidateResult,
@@ -82,6 +82,11 @@ def run_prove(
     emit = on_event or (lambda kind, info: None)
     spec = project.spec
     budget = float(budget or spec.budget.prove)
+    if not spec.criteria:
+        raise ProjectError(
+            "poc2prod.yaml lists no criteria; add at least one success criterion agreed with the "
+            "client under criteria:, e.g. `- roc_auc >= 0.75`."
+        )
     names = candidate_names(spec.task)
     if models:
         unknown = [m for m in models if m not in names]
@@ -155,7 +160,7 @@ def run_prove(
         threshold=spec.threshold,
         n_classes=n_classes,
     )
-    reserve = max(_RESERVE_MIN, _RESERVE_FRACTION * budget)
+    reserve = max(min(_RESERVE_MIN, 0.3 * budget), _RESERVE_FRACTION * budget)
     emit("stage", {"name": "racing candidates"})
     results = race(
         X_race,
@@ -173,7 +178,9 @@ def run_prove(
     primary = METRICS[spec.primary]
     ranked = _ranked(results, primary)
     if not ranked:
-        raise DataError("no candidate finished a single fold within the budget; raise --budget.")
+        raise BudgetError(
+            f"no candidate finished a single fold within the {budget:g}s budget; raise --budget."
+        )
 
     emit("stage", {"name": "refitting the best on all training rows"})
     best, model, refit_note = _refit_best(ranked, X_train, y_train, setup, started + budget - 2.0)
