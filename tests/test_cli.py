@@ -53,7 +53,7 @@ def test_budget_is_honoured_on_30000_rows(tmp_path):
     doc = json.loads(res.stdout)
     assert doc["elapsed_seconds"] <= 20 + 5, doc["elapsed_seconds"]
     assert doc["data"]["id_column"] == "ID"
-    assert doc["best"]["holdout"]["roc_auc"] > 0.75
+    assert doc["best"]["holdout"]["roc_auc"] > 0.7
 
 
 @pytest.mark.slow

@@ -50,11 +50,22 @@ def _roc_auc(y, p, t):
         sub = p[:, present]
         sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None)
         if len(present) == 2:
-            return float(roc_auc_score(y == present[1], sub[:, 1]))
+            return _binary_auc((y == present[1]).astype(int), sub[:, 1])
         return float(roc_auc_score(y, sub, multi_class="ovr", labels=present, average="macro"))
-    if len(np.unique(y)) < 2:
+    return _binary_auc(y, p)
+
+
+def _binary_auc(y: np.ndarray, p: np.ndarray) -> float:
+    # The Mann-Whitney form with average ranks for ties: equal to roc_auc_score, about 3x faster,
+    # which matters when ensemble selection computes it thousands of times.
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n1 = int(pos.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
         return float("nan")
-    return float(roc_auc_score(y, p))
+    return float((rankdata(p)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _ks(y, p, t):

@@ -162,7 +162,9 @@ class Spec(_Model):
     target: str
     positive_class: str | int | float | bool | None = None
     columns: Columns = Field(default_factory=Columns)
-    criteria: list[CriterionField] = Field(default_factory=list)
+    criteria: Annotated[list[CriterionField], BeforeValidator(lambda v: [] if v is None else v)] = Field(
+        default_factory=list
+    )
     primary_metric: str | None = None
     threshold: float = Field(0.5, gt=0, lt=1)
     value: ValueModel = Field(default_factory=ValueModel)

@@ -81,3 +81,14 @@ def test_infinite_values_are_treated_as_missing(problem):
         X, y, folds, ["logistic_regression", "random_forest"], setup, deadline=time.monotonic() + 60
     )
     assert [r.status for r in results] == ["done", "done"], [r.note for r in results]
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_a_booster_past_its_deadline_still_returns_a_model(problem, library):
+    from poc2prod.learn._boosters import Booster
+
+    X, y, folds, _ = problem
+    tr, va = folds[0]
+    booster = Booster(library=library, deadline=time.monotonic() - 1).fit(X.iloc[tr], y[tr])
+    assert booster.stopped_by_deadline_ and booster.best_iteration_ >= 1
+    assert booster.predict_proba(X.iloc[va]).shape == (len(va), 2)

@@ -23,7 +23,7 @@ class Booster(BaseEstimator):
         library: Literal["lightgbm", "xgboost"] = "lightgbm",
         task: str = "binary",
         n_estimators: int | None = None,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.03,
         max_rounds: int = 3000,
         early_stopping_rounds: int = 100,
         validation_fraction: float = 0.1,
@@ -72,7 +72,10 @@ class Booster(BaseEstimator):
             model.fit(_rows(X, tr), y[tr], **fit_kw)
             if self.library == "xgboost":
                 model.set_params(callbacks=None)  # a local callback class would not pickle
-                best = int(model.best_iteration) + 1
+                try:
+                    best = int(model.best_iteration) + 1
+                except AttributeError:  # stopped by the deadline before early stopping kept a best round
+                    best = max(1, model.get_booster().num_boosted_rounds())
             else:
                 best = int(model.best_iteration_ or model.n_estimators)
             self.best_iteration_ = best

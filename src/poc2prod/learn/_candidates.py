@@ -75,7 +75,7 @@ def _booster(library: str) -> Callable[[Context], Any]:
             n_jobs=ctx.n_jobs,
             random_state=ctx.seed,
             n_estimators=ctx.params.get("n_estimators"),
-            learning_rate=ctx.params.get("learning_rate", 0.05),
+            learning_rate=ctx.params.get("learning_rate", 0.03),
             params=ctx.params.get("library_params"),
         )
 

@@ -17,23 +17,29 @@ def greedy_weights(
     score: Callable[[np.ndarray], float],
     *,
     greater_is_better: bool,
-    rounds: int = 30,
+    rounds: int = 40,
+    patience: int = 8,
 ) -> np.ndarray:
-    """Weights (summing to one) for ``preds`` found by greedy selection with replacement."""
+    """Weights (summing to one) for ``preds`` found by greedy selection with replacement.
+
+    Selection goes on past a step that does not help (it can enable a later one that does) until
+    ``patience`` steps bring nothing or ``rounds`` are done; the best-scoring round's weights win.
+    """
     sign = 1.0 if greater_is_better else -1.0
     counts = np.zeros(len(preds))
     total = np.zeros_like(preds[0], dtype=float)
-    best_value = -np.inf
-    for _ in range(rounds):
-        n = counts.sum()
+    best_value, best_counts, best_round = -np.inf, counts, 0
+    for n in range(rounds):
+        if n - best_round > patience:
+            break
         values = [sign * score((total + p) / (n + 1)) for p in preds]
         pick = int(np.nanargmax(values))
-        if values[pick] <= best_value and n > 0:
-            break
-        best_value = values[pick]
+        counts = counts.copy()
         counts[pick] += 1
         total += preds[pick]
-    return counts / counts.sum()
+        if values[pick] > best_value:
+            best_value, best_counts, best_round = values[pick], counts, n
+    return best_counts / best_counts.sum()
 
 
 def blend(preds: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:

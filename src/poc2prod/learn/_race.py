@@ -117,7 +117,8 @@ def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until
     k = len(folds)
     n_fold_train = len(folds[0][0])
     cap = None
-    if n_fold_train > _PROBE_ABOVE:
+    # Boosters stop at their deadline, so only learners that cannot be interrupted are probed.
+    if n_fold_train > _PROBE_ABOVE and not candidate.early_stopping:
         t0 = time.monotonic()
         probe_idx = np.random.default_rng(setup.ctx.seed).choice(folds[0][0], _PROBE_ROWS, replace=False)
         model = candidate.build(setup.ctx)
