@@ -51,7 +51,8 @@ def fit_autogluon(
     import autogluon.tabular as agt
     from autogluon.tabular import TabularPredictor
 
-    with tempfile.TemporaryDirectory(prefix="autogluon-") as models:
+    with tempfile.TemporaryDirectory(prefix="autogluon-") as tmp:
+        models = f"{tmp}/models"  # a folder AutoGluon creates itself: an existing one makes it warn
         predictor = TabularPredictor(label=target, eval_metric="roc_auc", path=models, verbosity=0)
         started = time.monotonic()
         predictor.fit(train, presets="medium_quality", time_limit=budget)

@@ -5,7 +5,9 @@
     .venv/bin/python bench/prove_vs_automl.py --datasets german --anchors-only   # the anchors alone
 
 Options: --datasets (comma-separated; default taiwan,german,bank), --budget (seconds; default 60),
---seed (default 42), --anchors-only, --write.
+--seed (default 42), --anchors-only, --write, --out (the results JSON; default
+bench/results/prove_vs_automl.json, or bench/work/anchors_only.json with --anchors-only: give trial
+runs their own --out so they do not overwrite the published figures).
 
 For each data set poc2prod runs first: `poc2prod init`, then `poc2prod prove --json`, wall-clocked as a
 user sees it. The holdout it froze in .poc2prod/split.parquet (row positions in the source file as
@@ -13,13 +15,14 @@ pandas reads it; 80/20 stratified) is then given row for row to each anchor, whi
 poc2prod's training rows, without the columns poc2prod left out (its id column and dropped columns,
 and at least ID for taiwan and the leaky `duration` for bank). With --anchors-only poc2prod is not run
 and the split is drawn here instead (train_test_split, test_size=0.2, stratified, random_state=seed):
-the anchors measured alone, written to bench/results/anchors_only.json and never to BENCHMARKS.md.
+the anchors measured alone, never written to bench/results/ or BENCHMARKS.md.
 
 Each anchor is a subprocess (_anchor_run.py) in its own virtualenv; its wall time is that whole
 command, interpreter start and imports included, with its fit + predict time beside it. The tools run
 one after another, never side by side: the machine has 2 cores and every tool uses all of them, so run
-this on an otherwise quiet machine (it warns when the load average says otherwise). Every holdout ROC
-AUC is computed by scikit-learn from the positive class's predicted probability.
+this on an otherwise quiet machine. The CPU time other processes take while each tool runs is measured,
+and a timing they disturbed is flagged in the output. Every holdout ROC AUC is computed by scikit-learn
+from the positive class's predicted probability.
 """
 
 from __future__ import annotations
@@ -49,10 +52,11 @@ POC2PROD = Path(sys.executable).parent / "poc2prod"
 ANCHORS = {"flaml": "FLAML", "autogluon": "AutoGluon"}
 PYTHON = {tool: HERE / f".venv-{tool}" / "bin" / "python" for tool in ANCHORS}
 WORK = HERE / "work"
-RESULTS = HERE / "results"
+RESULTS = HERE / "results" / "prove_vs_automl.json"
 SECTION = "## prove vs FLAML and AutoGluon"
 REPRODUCE = "bash bench/setup_anchors.sh && .venv/bin/python bench/prove_vs_automl.py --write"
 SLACK = 10  # seconds over the budget a whole command may take and still count as within it
+DISTURBED = 0.05  # share of the machine's CPU time that other processes may take before we warn
 
 # The libraries whose versions explain a score, on each side.
 OUR_LIBRARIES = (
@@ -108,6 +112,38 @@ DATASETS = {
 }
 
 
+class Stopwatch:
+    """Wall time of what runs inside it, and the CPU time every other process took meanwhile.
+
+    Each tool uses both cores, so CPU used by anything else while it runs is taken from it, and
+    OpenMP libraries (LightGBM, XGBoost) can slow down a hundredfold when they have to share cores.
+    Ours is this process and its waited-for children; the rest, read from /proc/stat, is the others'.
+    """
+
+    def __enter__(self) -> Stopwatch:
+        self.started, self._busy, self._ours = time.monotonic(), _busy_seconds(), _our_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.monotonic() - self.started
+        ours = _our_cpu_seconds() - self._ours
+        self.others = max(0.0, _busy_seconds() - self._busy - ours)
+
+    def disturbed(self) -> bool:
+        return self.others > DISTURBED * self.wall * len(os.sched_getaffinity(0))
+
+
+def _busy_seconds() -> float:
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def _our_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run(cmd: list, what: str, timeout: float | None = None) -> str:
     """Run ``cmd`` and return its stdout; stop the benchmark with its stderr if it fails."""
     try:
@@ -119,17 +155,16 @@ def run(cmd: list, what: str, timeout: float | None = None) -> str:
     return proc.stdout
 
 
-def run_poc2prod(ds: Dataset, budget: float, seed: int, work: Path) -> tuple[dict, float, pd.DataFrame]:
+def run_poc2prod(ds: Dataset, budget: float, seed: int, work: Path) -> tuple[dict, Stopwatch, pd.DataFrame]:
     proj = work / "proj"
     init = [POC2PROD, "init", proj, "--data", ds.path, "--target", ds.target]
     for col in ds.drop:
         init += ["--drop", col]
     run(init, "poc2prod init")
     prove = [POC2PROD, "prove", "-C", proj, "--budget", f"{budget:g}", "--seed", seed, "--json", "--quiet"]
-    started = time.monotonic()
-    out = run(prove, "poc2prod prove", timeout=stuck_after(budget))
-    wall = time.monotonic() - started
-    return json.loads(out), wall, pd.read_parquet(proj / ".poc2prod" / "split.parquet")
+    with Stopwatch() as clock:
+        out = run(prove, "poc2prod prove", timeout=stuck_after(budget))
+    return json.loads(out), clock, pd.read_parquet(proj / ".poc2prod" / "split.parquet")
 
 
 def own_split(frame: pd.DataFrame, target: str, seed: int) -> pd.DataFrame:
@@ -174,20 +209,18 @@ def run_anchor(
 ) -> dict:
     out, log = train.parent / f"{tool}.json", train.parent / f"{tool}.log"
     cmd = [PYTHON[tool], HERE / "_anchor_run.py", tool, train, holdout, target, positive, budget, seed, out]
-    started = time.monotonic()
-    try:
-        with open(log, "w") as f:
+    with Stopwatch() as clock, open(log, "w") as f:
+        try:
             code = subprocess.run(
                 [str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT, timeout=stuck_after(budget)
             ).returncode
-    except subprocess.TimeoutExpired:
-        code = "timeout"
-    wall = time.monotonic() - started
+        except subprocess.TimeoutExpired:
+            code = "timeout"
     if code:
         tail = log.read_text()[-2000:]
         print(f"  {ANCHORS[tool]} failed ({code}); end of {log}:\n{tail}", file=sys.stderr)
-        return {"error": f"failed ({code}); see {log}", "wall_seconds": wall}
-    return {**json.loads(out.read_text()), "wall_seconds": wall}
+        return {"error": f"failed ({code}); see {log}", "clock": clock}
+    return {**json.loads(out.read_text()), "clock": clock}
 
 
 def machine() -> dict:
@@ -232,7 +265,14 @@ def verdict(rows: list[dict]) -> dict | None:
     if ours is None or not anchors:
         return None
     best = max(anchors)
-    return {"poc2prod": ours["roc_auc"], "best_anchor": best, "margin": ours["roc_auc"] - best}
+    margin = ours["roc_auc"] - best
+    return {
+        "poc2prod": ours["roc_auc"],
+        "best_anchor": best,
+        "margin": margin,
+        "within_budget": ours["within_budget"],
+        "met": margin >= 0 and ours["within_budget"],
+    }
 
 
 def table(rows: list[dict], verdicts: dict) -> str:
@@ -273,25 +313,36 @@ def describe(meta: dict) -> str:
 
 
 def section(meta: dict, rows: list[dict], verdicts: dict) -> str:
-    notes = [
+    failed = [
         f"- {r['dataset']}, {r['tool']}: {model} failed ({why})"
         for r in rows
         for model, why in (r.get("failed_models") or {}).items()
     ]
+    disturbed = [
+        f"- {r['dataset']}, {r['tool']}: {r['others_cpu_seconds']:.0f} CPU s in {r['wall_seconds']:.0f} s"
+        for r in rows
+        if r["disturbed"]
+    ]
     met = [
         f"- {name}: poc2prod {v['poc2prod']:.4f} vs best anchor {v['best_anchor']:.4f} "
-        f"({v['margin']:+.4f}): {'met' if v['margin'] >= 0 else 'NOT met'}"
+        f"({v['margin']:+.4f}), {'within' if v['within_budget'] else 'OVER'} the budget + 10 s: "
+        f"{'met' if v['met'] else 'NOT met'}"
         for name, v in verdicts.items()
         if v
     ]
+    split = (
+        "exactly the training rows poc2prod kept and is scored on the same holdout rows (poc2prod's "
+        "frozen 80/20 stratified split), without the columns poc2prod left out"
+        if meta["split"] == "poc2prod"
+        else "an 80/20 stratified split drawn by this script (--anchors-only: poc2prod did not run)"
+    )
     parts = [
         SECTION,
         f"Reproduce: `{REPRODUCE}` (how it works: the docstring of bench/prove_vs_automl.py).",
         describe(meta),
-        "Each anchor trains on exactly the training rows poc2prod kept and is scored on the same "
-        "holdout rows (poc2prod's frozen 80/20 stratified split), without the columns poc2prod left "
-        "out. Wall time is the whole command as a user runs it, interpreter start and imports "
-        "included; in-process time is poc2prod's own gate clock and the anchors' fit + predict.",
+        f"Each anchor trains on {split}. Wall time is the whole command as a user runs it, "
+        "interpreter start and imports included; in-process time is poc2prod's own gate clock and "
+        "the anchors' fit + predict.",
         table(rows, verdicts),
     ]
     if met:
@@ -299,8 +350,13 @@ def section(meta: dict, rows: list[dict], verdicts: dict) -> str:
             "Target: poc2prod's holdout ROC AUC at least the better anchor's, within the budget + 10 s:\n\n"
             + "\n".join(met)
         )
-    if notes:
-        parts.append("AutoGluon models that failed (the anchor ran without them):\n\n" + "\n".join(notes))
+    if failed:
+        parts.append("AutoGluon models that failed (the anchor ran without them):\n\n" + "\n".join(failed))
+    if disturbed:
+        parts.append(
+            "Not a fair measurement: other processes took a share of the CPU while these ran "
+            "(rerun on a quiet machine):\n\n" + "\n".join(disturbed)
+        )
     return "\n\n".join(parts)
 
 
@@ -313,17 +369,24 @@ def benchmark(name: str, args: argparse.Namespace) -> list[dict]:
     leave_out = list(ds.leave_out)
     rows = []
 
-    def row(tool: str, auc, wall: float, inner, best, **extra) -> dict:
-        within = auc is not None and wall <= args.budget + SLACK
+    def row(tool: str, auc, clock: Stopwatch, inner, best, **extra) -> dict:
+        if clock.disturbed():
+            print(
+                f"  warning: other processes took {clock.others:.0f} CPU s during {tool}'s "
+                f"{clock.wall:.0f} s: its timing, and so its score, are not fair.",
+                file=sys.stderr,
+            )
         return {
             "dataset": name,
             "rows": len(frame),
             "tool": tool,
             "roc_auc": auc,
-            "wall_seconds": wall,
+            "wall_seconds": clock.wall,
             "inner_seconds": inner,
-            "within_budget": within,
+            "within_budget": auc is not None and clock.wall <= args.budget + SLACK,
             "best": best,
+            "others_cpu_seconds": clock.others,
+            "disturbed": clock.disturbed(),
             **extra,
         }
 
@@ -332,16 +395,18 @@ def benchmark(name: str, args: argparse.Namespace) -> list[dict]:
         positive = frame[ds.target].value_counts().idxmin()  # the rarer class, as poc2prod picks it
     else:
         print(f"[{name}] poc2prod prove --budget {args.budget:g}", flush=True)
-        doc, wall, split = run_poc2prod(ds, args.budget, args.seed, work)
+        doc, clock, split = run_poc2prod(ds, args.budget, args.seed, work)
         data = doc.get("data", {})
         reported = [data.get("id_column"), *data.get("dropped_columns", [])]
         leave_out += [c for c in reported if c and c in frame.columns and c not in leave_out]
         positive = doc["positive_class"]
+        if "holdout_rows" in data and data["holdout_rows"] != (split["part"] == "holdout").sum():
+            sys.exit(f"{name}: split.parquet's holdout disagrees with the holdout_rows prove reported.")
         rows.append(
             row(
                 "poc2prod",
                 doc["best"]["holdout"]["roc_auc"],
-                wall,
+                clock,
                 doc.get("elapsed_seconds"),
                 doc["best"]["model"],
                 verdict=doc["verdict"],
@@ -357,16 +422,14 @@ def benchmark(name: str, args: argparse.Namespace) -> list[dict]:
             row(
                 label,
                 r.get("roc_auc"),
-                r["wall_seconds"],
+                r["clock"],
                 r.get("fit_predict_seconds"),
                 r.get("best"),
                 **{k: r[k] for k in ("error", "fit_seconds", "models", "failed_models") if k in r},
             )
         )
     for r in rows:
-        r.update(
-            positive_class=positive, left_out=leave_out, split="own" if args.anchors_only else "poc2prod"
-        )
+        r.update(positive_class=positive, left_out=leave_out)
     return rows
 
 
@@ -377,6 +440,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--anchors-only", action="store_true", help="skip poc2prod; draw the split here")
     parser.add_argument("--write", action="store_true", help="update the section in BENCHMARKS.md")
+    parser.add_argument("--out", type=Path, help="results JSON (default: bench/results/prove_vs_automl.json)")
     args = parser.parse_args()
     names = args.datasets.split(",")
     if unknown := [n for n in names if n not in DATASETS]:
@@ -392,16 +456,12 @@ def main() -> None:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "budget": args.budget,
         "seed": args.seed,
+        "split": "own" if args.anchors_only else "poc2prod",
         "machine": machine(),
         "versions": {"poc2prod": our_versions(), **{t: anchor_versions(t) for t in ANCHORS}},
     }
-    if meta["machine"]["load_average_at_start"][0] > 0.5:
-        print(
-            "warning: load average above 0.5: the machine is busy and wall times will suffer.",
-            file=sys.stderr,
-        )
-    results = RESULTS / ("anchors_only.json" if args.anchors_only else "prove_vs_automl.json")
-    results.parent.mkdir(exist_ok=True)
+    results = args.out or (WORK / "anchors_only.json" if args.anchors_only else RESULTS)
+    results.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     verdicts: dict = {}
     for name in names:

@@ -17,10 +17,11 @@ cd "$(dirname "$0")"
 python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
   { echo "python3 must be Python 3.11 (the cached torch wheel is cp311)" >&2; exit 1; }
 
-FLAML_CHECK="import flaml.automl, pyarrow, xgboost; assert xgboost.__version__ < '3', xgboost.__version__"
+FLAML_CHECK="import flaml.automl, pyarrow, xgboost
+assert int(xgboost.__version__.split('.')[0]) < 3, 'xgboost ' + xgboost.__version__"
 AUTOGLUON_CHECK="import autogluon.tabular, catboost, fastai, lightgbm, pyarrow, torch, xgboost
 assert torch.__version__.startswith('2.13.0'), 'torch ' + torch.__version__
-assert xgboost.__version__ >= '3', 'xgboost ' + xgboost.__version__"
+assert int(xgboost.__version__.split('.')[0]) >= 3, 'xgboost ' + xgboost.__version__"
 
 ready() {  # name, check
   [ -x ".venv-$1/bin/python" ] && ".venv-$1/bin/python" -c "$2" 2>/dev/null
