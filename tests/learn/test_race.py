@@ -43,6 +43,25 @@ def test_fast_candidates_complete_with_out_of_fold_scores(problem):
     assert len(by["lightgbm"].best_iterations) == 3
     blended = ensemble(results, y, folds, setup)
     assert blended is None or set(blended.weights) <= {"logistic_regression", "lightgbm"}
+    if blended is not None:
+        assert min(blended.weights.values()) >= 0.1
+        assert sum(blended.weights.values()) == pytest.approx(1.0)
+
+
+def test_reserve_holds_time_back_from_the_race(problem):
+    X, y, folds, setup = problem
+    start = time.monotonic()
+    results = race(
+        X,
+        y,
+        folds,
+        ["dummy", "lightgbm"],
+        setup,
+        deadline=start + 60,
+        reserve=lambda done: 60.0 if done else 0.0,
+    )
+    assert [r.status for r in results] == ["done", "skipped"]
+    assert time.monotonic() - start < 10
 
 
 def test_tight_budget_is_kept_by_sampling_skipping_or_stopping(problem):
@@ -92,3 +111,15 @@ def test_a_booster_past_its_deadline_still_returns_a_model(problem, library):
     booster = Booster(library=library, deadline=time.monotonic() - 1).fit(X.iloc[tr], y[tr])
     assert booster.stopped_by_deadline_ and booster.best_iteration_ >= 1
     assert booster.predict_proba(X.iloc[va]).shape == (len(va), 2)
+
+
+def test_a_fixed_size_booster_averages_its_seeds(problem):
+    from poc2prod.learn._boosters import Booster
+
+    X, y, folds, _ = problem
+    tr, va = folds[0]
+    bag = Booster(n_estimators=60, n_seeds=3).fit(X.iloc[tr], y[tr])
+    assert len(bag.models_) == 3
+    each = [m.predict_proba(X.iloc[va])[:, 1] for m in bag.models_]
+    assert not np.allclose(each[0], each[1])  # the seeds really differ
+    np.testing.assert_allclose(bag.predict_proba(X.iloc[va])[:, 1], np.mean(each, axis=0))

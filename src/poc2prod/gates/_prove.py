@@ -41,6 +41,7 @@ _RESERVE_FRACTION = 0.15
 _RESERVE_MIN = 4.0
 # Training rows x features above which the race works on a sample (the refit still sees more).
 _RACE_CELLS = 15_000_000
+_REFIT_SEEDS = 3
 
 
 @dataclass
@@ -161,6 +162,7 @@ def run_prove(
         n_classes=n_classes,
     )
     reserve = max(min(_RESERVE_MIN, 0.3 * budget), _RESERVE_FRACTION * budget)
+    primary = METRICS[spec.primary]
     emit("stage", {"name": "racing candidates"})
     results = race(
         X_race,
@@ -170,12 +172,12 @@ def run_prove(
         setup,
         deadline=started + budget - reserve,
         on_event=emit,
+        reserve=lambda done: max(0.0, _refit_estimate(done, len(X_train), primary) + 2.0 - reserve),
     )
     blended = ensemble(results, y_race, folds, setup)
     if blended is not None:
         results.append(blended)
 
-    primary = METRICS[spec.primary]
     ranked = _ranked(results, primary)
     if not ranked:
         raise BudgetError(
@@ -288,6 +290,16 @@ def _ranked(results: list[CandidateResult], primary) -> list[CandidateResult]:
     return sorted(usable, key=key)
 
 
+def _refit_estimate(results: list[CandidateResult], n_train: int, primary) -> float:
+    """Seconds to refit an ensemble of the three leading candidates so far on ``n_train`` rows."""
+    leaders = [r for r in _ranked(results, primary) if r.name != "dummy" and r.status == "done"][:3]
+    if not leaders:
+        return 0.0
+    n_fold_train = n_train * (1 - 1 / max(2, leaders[0].folds_total))
+    by_name = {r.name: r for r in leaders}
+    return sum(_fit_cost(r, by_name) for r in leaders) * n_train / n_fold_train * 1.2
+
+
 def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, deadline: float):
     """Refit the best candidate whose refit fits before ``deadline`` (time-scaled from its folds).
 
@@ -300,8 +312,10 @@ def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, deadline:
     def rows(r: CandidateResult) -> int:
         return len(X) if r.train_rows is None else min(len(X), int(r.train_rows * len(X) / n_fold_train))
 
+    by_name = {c.name: c for c in ranked}
+
     def needed(r: CandidateResult) -> float:
-        return r.fit_seconds * rows(r) / min(n_fold_train, r.train_rows or n_fold_train) * 1.2
+        return _fit_cost(r, by_name) * rows(r) / min(n_fold_train, r.train_rows or n_fold_train) * 1.2
 
     left = deadline - time.monotonic()
     choice = next((r for r in ranked if needed(r) <= left), None)
@@ -312,7 +326,7 @@ def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, deadline:
     idx = np.arange(len(X))
     if n < len(X):
         idx = np.sort(np.random.default_rng(setup.ctx.seed).choice(len(X), n, replace=False))
-    model = _fit_final(choice, {c.name: c for c in ranked}, X.iloc[idx], y[idx], setup)
+    model = _fit_final(choice, by_name, X.iloc[idx], y[idx], setup)
     notes = []
     if choice is not ranked[0]:
         notes.append(
@@ -334,11 +348,17 @@ def _fit_final(r: CandidateResult, by_name: dict[str, CandidateResult], X, y, se
 def _build_refit(name: str, best_iterations: list[int], setup: RaceSetup):
     ctx = setup.ctx
     if best_iterations:
-        # More rows than a fold saw: grow a tenth more trees than the folds' median stopping point.
-        ctx = dataclasses.replace(
-            ctx, params={"n_estimators": max(10, int(np.median(best_iterations) * 1.1))}
-        )
+        # More rows than a fold saw: grow a tenth more trees than the folds' median stopping point,
+        # and average a few seeds (cheap for boosters, and it steadies the final model).
+        size = max(10, int(np.median(best_iterations) * 1.1))
+        ctx = dataclasses.replace(ctx, params={"n_estimators": size, "n_seeds": _REFIT_SEEDS})
     return get_candidate(name).build(ctx)
+
+
+def _fit_cost(r: CandidateResult, by_name: dict[str, CandidateResult]) -> float:
+    """Seconds one fold's fit of ``r`` took, counting the seeds a booster's refit averages."""
+    members = [by_name[n] for n in r.weights] if r.weights else [r]
+    return sum(m.fit_seconds * (_REFIT_SEEDS if m.best_iterations else 1) for m in members)
 
 
 def _row(r: CandidateResult, metrics: list[str]) -> dict[str, Any]:

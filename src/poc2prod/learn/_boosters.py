@@ -29,6 +29,7 @@ class Booster(BaseEstimator):
         validation_fraction: float = 0.1,
         validation: Literal["random", "last"] = "random",
         params: dict[str, Any] | None = None,
+        n_seeds: int = 1,
         deadline: float | None = None,
         n_jobs: int = 2,
         random_state: int = 0,
@@ -42,6 +43,7 @@ class Booster(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.validation = validation
         self.params = params
+        self.n_seeds = n_seeds
         self.deadline = deadline
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -79,21 +81,29 @@ class Booster(BaseEstimator):
             else:
                 best = int(model.best_iteration_ or model.n_estimators)
             self.best_iteration_ = best
+            self.models_ = [model]
         else:
-            model.fit(X, y)
+            # A fixed size (the final refit): n_seeds models differing only in their random
+            # sampling, averaged, trade a little fit time for lower variance.
+            self.models_ = []
+            for i in range(self.n_seeds):
+                seed = self.random_state + i
+                m = model if i == 0 else self._model(self.n_estimators, classify, early, seed=seed)
+                self.models_.append(m.fit(X, y))
             self.best_iteration_ = int(self.n_estimators)
-        self.model_ = model
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        return self.model_.predict_proba(X)
+        return np.mean([m.predict_proba(X) for m in self.models_], axis=0)
 
     def predict(self, X) -> np.ndarray:
-        out = self.model_.predict(X)
-        return self.classes_[np.asarray(out, dtype=int)] if self.task != "regression" else out
+        if self.task == "regression":
+            return np.mean([m.predict(X) for m in self.models_], axis=0)
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-    def _model(self, rounds: int, classify: bool, early: bool):
+    def _model(self, rounds: int, classify: bool, early: bool, seed: int | None = None):
         extra = dict(self.params or {})
+        seed = self.random_state if seed is None else seed
         if self.library == "lightgbm":
             import lightgbm as lgb
 
@@ -107,7 +117,7 @@ class Booster(BaseEstimator):
                 "colsample_bytree": 0.8,
                 "reg_lambda": 1.0,
                 "n_jobs": self.n_jobs,
-                "random_state": self.random_state,
+                "random_state": seed,
                 "verbose": -1,
                 **extra,
             }
@@ -126,7 +136,7 @@ class Booster(BaseEstimator):
             "enable_categorical": True,
             "max_cat_to_onehot": 4,
             "n_jobs": self.n_jobs,
-            "random_state": self.random_state,
+            "random_state": seed,
             **extra,
         }
         if early:

@@ -77,6 +77,7 @@ def _booster(library: str) -> Callable[[Context], Any]:
             n_estimators=ctx.params.get("n_estimators"),
             learning_rate=ctx.params.get("learning_rate", 0.03),
             params=ctx.params.get("library_params"),
+            n_seeds=ctx.params.get("n_seeds", 1),
         )
 
     return make

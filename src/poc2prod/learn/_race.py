@@ -33,6 +33,7 @@ _MIN_ROWS = 200
 # quick candidates flows to the slower, usually stronger ones.
 _SHARE = 2.0
 _SAFETY = 1.25
+_MIN_WEIGHT = 0.1
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -90,14 +91,20 @@ def race(
     setup: RaceSetup,
     deadline: float,
     on_event: Event | None = None,
+    reserve: Callable[[list[CandidateResult]], float] | None = None,
 ) -> list[CandidateResult]:
-    """Cross-validate each candidate in ``names`` in turn until ``deadline`` (``time.monotonic``)."""
+    """Cross-validate each candidate in ``names`` in turn until ``deadline`` (``time.monotonic``).
+
+    ``reserve``, given the results so far, says how many seconds before the deadline to stop
+    starting work (e.g. what refitting the leaders will need).
+    """
     emit = on_event or (lambda kind, info: None)
-    results = []
+    results: list[CandidateResult] = []
     for i, name in enumerate(names):
+        held_back = reserve(results) if reserve else 0.0
         result = CandidateResult(name=name, folds_total=len(folds))
         results.append(result)
-        remaining = deadline - time.monotonic()
+        remaining = deadline - held_back - time.monotonic()
         if remaining < 0.5:
             result.status, result.note = "skipped", "the time budget was spent before it could start"
             emit("candidate_end", {"result": result, "primary": setup.primary})
@@ -209,7 +216,11 @@ def ensemble(
         def score(p):
             return m.fn(y[rows], p, setup.threshold)
 
-        return greedy_weights([r.oof[rows] for r in pool], score, greater_is_better=m.greater_is_better)
+        w = greedy_weights([r.oof[rows] for r in pool], score, greater_is_better=m.greater_is_better)
+        # Members with a sliver of weight cost a whole refit and change little: drop them here,
+        # inside the nested loop too, so the score reported is that of the ensemble refitted.
+        w = np.where(w >= _MIN_WEIGHT, w, 0.0)
+        return w / w.sum()
 
     out = CandidateResult(name="ensemble", folds_total=len(folds), status="done")
     for tr, va in folds:
