@@ -30,6 +30,15 @@ def test_partial_candidates_rank_below_complete_ones():
     assert order == ["lightgbm", "dummy", "random_forest"]
 
 
+def test_a_candidate_with_most_folds_competes_on_its_mean():
+    results = [
+        _result("extra_trees", "done", [0.78] * 5),
+        _result("lightgbm", "partial", [0.80, 0.79, 0.81]),
+        _result("xgboost", "partial", [0.95, 0.9]),
+    ]
+    assert [r.name for r in _ranked(results, METRICS["roc_auc"])] == ["lightgbm", "extra_trees", "xgboost"]
+
+
 def test_partial_candidates_count_when_nothing_real_completed():
     results = [_result("dummy", "done", [0.5] * 5), _result("lightgbm", "partial", [0.8, 0.79])]
     assert [r.name for r in _ranked(results, METRICS["roc_auc"])] == ["lightgbm", "dummy"]

@@ -39,8 +39,11 @@ if TYPE_CHECKING:
 # Time kept back from the race for the refit, the holdout and the tracking write.
 _RESERVE_FRACTION = 0.15
 _RESERVE_MIN = 4.0
-# Training rows x features above which the race works on a sample (the refit still sees more).
-_RACE_CELLS = 15_000_000
+# Training rows x features above which the race works on a sample (the refit still sees more):
+# a few million cells rank candidates as well as more would, and leave time to train them well.
+_RACE_CELLS = 5_000_000
+# Above this many race rows, three folds: each fold is already a large, low-noise validation set.
+_FEW_FOLDS_ROWS = 100_000
 _REFIT_SEEDS = 3
 
 
@@ -141,7 +144,13 @@ def run_prove(
         )
     else:
         X_race, y_race = X_train, y_train
-    folds = d.cv_folds(order_frame, y_race, spec)
+    n_folds = spec.split.folds
+    if len(X_race) > _FEW_FOLDS_ROWS and n_folds > 3:
+        n_folds = 3
+        notes.append(
+            f"{len(X_race):,} rows in the race: 3-fold cross-validation instead of {spec.split.folds}"
+        )
+    folds = d.cv_folds(order_frame, y_race, spec, n_splits=n_folds)
 
     n_classes = len(target.classes) if target.classes else None
     ctx = Context(
@@ -172,7 +181,12 @@ def run_prove(
         setup,
         deadline=started + budget - reserve,
         on_event=emit,
-        reserve=lambda done: max(0.0, _refit_estimate(done, len(X_train), primary) + 2.0 - reserve),
+        # Hold back what refitting the leaders will take, up to a third of the budget: past that,
+        # the refit works on a row sample rather than the race going without its candidates.
+        reserve=lambda done: min(
+            budget / 3,
+            max(0.0, _refit_estimate(done, len(X_train), len(folds[0][0]), primary) + 2.0 - reserve),
+        ),
     )
     blended = ensemble(results, y_race, folds, setup)
     if blended is not None:
@@ -185,7 +199,9 @@ def run_prove(
         )
 
     emit("stage", {"name": "refitting the best on all training rows"})
-    best, model, refit_note = _refit_best(ranked, X_train, y_train, setup, started + budget - 2.0)
+    best, model, refit_note = _refit_best(
+        ranked, X_train, y_train, setup, len(folds[0][0]), started + budget - 2.0
+    )
     if refit_note:
         notes.append(refit_note)
     scores = predict(model, X_hold, spec.task, n_classes)
@@ -277,88 +293,96 @@ def run_prove(
 
 
 def _ranked(results: list[CandidateResult], primary) -> list[CandidateResult]:
-    """Usable candidates, best first; one scored on fewer folds ranks below every complete one,
-    so a lucky single fold cannot win (unless no real model completed its folds)."""
+    """Usable candidates, best first. One scored on fewer than half its folds ranks below every
+    better-covered one, so a lucky fold cannot win (unless no real model has more folds); a
+    booster stopped by the clock after most of its folds still competes on its mean."""
     usable = [r for r in results if r.usable]
-    complete = any(r.status == "done" and r.name != "dummy" for r in usable)
+
+    def covered(r: CandidateResult) -> bool:
+        return r.folds_done >= max(2, -(-r.folds_total // 2))
+
+    some_covered = any(covered(r) and r.name != "dummy" for r in usable)
 
     def key(r: CandidateResult) -> tuple:
         value = r.mean(primary.name)
         score = value if primary.greater_is_better else -value
-        return (complete and r.status != "done", -(score if np.isfinite(score) else -np.inf), r.name)
+        return (some_covered and not covered(r), -(score if np.isfinite(score) else -np.inf), r.name)
 
     return sorted(usable, key=key)
 
 
-def _refit_estimate(results: list[CandidateResult], n_train: int, primary) -> float:
-    """Seconds to refit an ensemble of the three leading candidates so far on ``n_train`` rows."""
+def _refit_estimate(results: list[CandidateResult], n_train: int, fold_rows: int, primary) -> float:
+    """Seconds to refit an ensemble of the three leading candidates so far on ``n_train`` rows,
+    timed from their folds (``fold_rows`` training rows each)."""
     leaders = [r for r in _ranked(results, primary) if r.name != "dummy" and r.status == "done"][:3]
     if not leaders:
         return 0.0
-    n_fold_train = n_train * (1 - 1 / max(2, leaders[0].folds_total))
     by_name = {r.name: r for r in leaders}
-    return sum(_fit_cost(r, by_name) for r in leaders) * n_train / n_fold_train * 1.2
+    # A candidate sampled in the race is refitted on the same share of rows: both scale alike.
+    return sum(_fit_cost(r, by_name) for r in leaders) * n_train / fold_rows * 1.2
 
 
-def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, deadline: float):
-    """Refit the best candidate whose refit fits before ``deadline`` (time-scaled from its folds).
+def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, fold_rows: int, deadline: float):
+    """Refit the best candidate that can be refitted before ``deadline`` on at least as many rows
+    as it trained on in the race (all training rows if time allows; booster seeds averaged if
+    time allows), timed from its folds (``fold_rows`` training rows each).
 
-    When none fits, the quickest of the leading real models is refitted anyway: a good model a
-    second late serves the client better than a poor one on time. A candidate that was trained on
-    a row sample in the race is refitted on a sample of the same share.
+    When none can, the quickest of the leading real models is refitted anyway: a good model a
+    second late serves the client better than a poor one on time.
     """
-    n_fold_train = max(1, int(len(X) * (1 - 1 / max(2, ranked[0].folds_total))))
-
-    def rows(r: CandidateResult) -> int:
-        return len(X) if r.train_rows is None else min(len(X), int(r.train_rows * len(X) / n_fold_train))
-
     by_name = {c.name: c for c in ranked}
-
-    def needed(r: CandidateResult) -> float:
-        return _fit_cost(r, by_name) * rows(r) / min(n_fold_train, r.train_rows or n_fold_train) * 1.2
-
     left = deadline - time.monotonic()
-    choice = next((r for r in ranked if needed(r) <= left), None)
+
+    def plan(r: CandidateResult, seeds: int) -> int:
+        """Rows ``r`` can be refitted on in the time left (0: fewer than it saw in the race)."""
+        seen = r.train_rows or fold_rows
+        per_row = _fit_cost(r, by_name, seeds) / seen * 1.2
+        wanted = len(X) if r.train_rows is None else min(len(X), int(r.train_rows * len(X) / fold_rows))
+        rows = min(wanted, int(max(left, 0.0) / per_row)) if per_row > 0 else wanted
+        return rows if rows >= min(seen, wanted) else 0
+
+    options = ((r, seeds, plan(r, seeds)) for r in ranked for seeds in (_REFIT_SEEDS, 1))
+    choice, seeds, n = next(((r, s, n) for r, s, n in options if n), (None, 1, 0))
     if choice is None:
         leaders = [r for r in ranked if r.name != "dummy"][:3] or ranked[:1]
-        choice = min(leaders, key=needed)
-    n = rows(choice)
+        choice = min(leaders, key=lambda r: _fit_cost(r, by_name, 1))
+        n = min(len(X), choice.train_rows or fold_rows)
     idx = np.arange(len(X))
     if n < len(X):
         idx = np.sort(np.random.default_rng(setup.ctx.seed).choice(len(X), n, replace=False))
-    model = _fit_final(choice, by_name, X.iloc[idx], y[idx], setup)
+    model = _fit_final(choice, by_name, X.iloc[idx], y[idx], setup, seeds)
     notes = []
     if choice is not ranked[0]:
         notes.append(
-            f"{ranked[0].name} ranked first but its refit would not fit the time left; "
+            f"{ranked[0].name} ranked first but could not be refitted in the time left; "
             f"{choice.name} was refitted instead"
         )
     if n < len(X):
-        notes.append(f"the final model was refitted on {n:,} of {len(X):,} rows, as sampled in the race")
+        notes.append(f"the final model was refitted on {n:,} of {len(X):,} training rows to fit the budget")
     return choice, model, "; ".join(notes) or None
 
 
-def _fit_final(r: CandidateResult, by_name: dict[str, CandidateResult], X, y, setup: RaceSetup):
+def _fit_final(r: CandidateResult, by_name: dict[str, CandidateResult], X, y, setup: RaceSetup, seeds: int):
     if r.weights:
-        members = {n: _build_refit(n, by_name[n].best_iterations, setup) for n in r.weights}
+        members = {n: _build_refit(n, by_name[n].best_iterations, setup, seeds) for n in r.weights}
         return WeightedEnsemble(members=members, weights=r.weights, task=setup.task).fit(X, y)
-    return _build_refit(r.name, r.best_iterations, setup).fit(X, y)
+    return _build_refit(r.name, r.best_iterations, setup, seeds).fit(X, y)
 
 
-def _build_refit(name: str, best_iterations: list[int], setup: RaceSetup):
+def _build_refit(name: str, best_iterations: list[int], setup: RaceSetup, seeds: int):
     ctx = setup.ctx
     if best_iterations:
         # More rows than a fold saw: grow a tenth more trees than the folds' median stopping point,
-        # and average a few seeds (cheap for boosters, and it steadies the final model).
+        # and average a few seeds when time allows (it steadies the final model).
         size = max(10, int(np.median(best_iterations) * 1.1))
-        ctx = dataclasses.replace(ctx, params={"n_estimators": size, "n_seeds": _REFIT_SEEDS})
+        ctx = dataclasses.replace(ctx, params={"n_estimators": size, "n_seeds": seeds})
     return get_candidate(name).build(ctx)
 
 
-def _fit_cost(r: CandidateResult, by_name: dict[str, CandidateResult]) -> float:
+def _fit_cost(r: CandidateResult, by_name: dict[str, CandidateResult], seeds: int = _REFIT_SEEDS) -> float:
     """Seconds one fold's fit of ``r`` took, counting the seeds a booster's refit averages."""
     members = [by_name[n] for n in r.weights] if r.weights else [r]
-    return sum(m.fit_seconds * (_REFIT_SEEDS if m.best_iterations else 1) for m in members)
+    return sum(m.fit_seconds * (seeds if m.best_iterations else 1) for m in members)
 
 
 def _row(r: CandidateResult, metrics: list[str]) -> dict[str, Any]:

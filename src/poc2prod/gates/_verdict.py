@@ -49,7 +49,9 @@ def judge(
     out = []
     for c in criteria:
         value = holdout[c.metric]
-        interval = bootstrap_interval(task, c.metric, y, scores, threshold, seed=seed)
+        # Fewer resamples on a large holdout: its interval is narrow and each resample is costly.
+        n_boot = int(np.clip(4_000_000 // max(len(y), 1), 30, 200))
+        interval = bootstrap_interval(task, c.metric, y, scores, threshold, n_boot=n_boot, seed=seed)
         out.append(
             CriterionResult(
                 metric=c.metric,
