@@ -48,7 +48,7 @@ def blend(preds: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
 
 
 class WeightedEnsemble(BaseEstimator):
-    """Fitted member pipelines averaged with fixed weights (members are fitted before wrapping)."""
+    """Member pipelines averaged with fixed weights; ``fit`` fits every member on the same rows."""
 
     def __init__(
         self,

@@ -219,7 +219,7 @@ def ensemble(
         w = greedy_weights([r.oof[rows] for r in pool], score, greater_is_better=m.greater_is_better)
         # Members with a sliver of weight cost a whole refit and change little: drop them here,
         # inside the nested loop too, so the score reported is that of the ensemble refitted.
-        w = np.where(w >= _MIN_WEIGHT, w, 0.0)
+        w = np.where((w >= _MIN_WEIGHT) | (w == w.max()), w, 0.0)
         return w / w.sum()
 
     out = CandidateResult(name="ensemble", folds_total=len(folds), status="done")
