@@ -13,6 +13,17 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+# The error classes are light and users catch them by name, so they are imported at once.
+from poc2prod.errors import (
+    BudgetError,
+    DataError,
+    Poc2ProdError,
+    ProjectError,
+    SchemaError,
+    SpecError,
+    TargetError,
+)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -35,30 +46,9 @@ _WHERE = {
     "Spec": "poc2prod.spec",
     "ProveResult": "poc2prod.gates",
     "CriterionResult": "poc2prod.gates",
-    **{
-        name: "poc2prod.errors"
-        for name in (
-            "BudgetError",
-            "DataError",
-            "Poc2ProdError",
-            "ProjectError",
-            "SchemaError",
-            "SpecError",
-            "TargetError",
-        )
-    },
 }
 
 if TYPE_CHECKING:
-    from poc2prod.errors import (
-        BudgetError,
-        DataError,
-        Poc2ProdError,
-        ProjectError,
-        SchemaError,
-        SpecError,
-        TargetError,
-    )
     from poc2prod.gates import CriterionResult, ProveResult
     from poc2prod.project import Project
     from poc2prod.spec import Spec
