@@ -13,23 +13,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from poc2prod import data as d
-from poc2prod.errors import BudgetError, DataError, ProjectError
+from poc2prod.errors import BudgetError, ProjectError
+from poc2prod.gates._prepare import prepare
 from poc2prod.gates._verdict import CriterionResult, judge
 from poc2prod.learn import (
     CandidateResult,
-    Context,
     RaceSetup,
-    WeightedEnsemble,
     candidate_names,
     ensemble,
-    get_candidate,
     predict,
     race,
 )
 from poc2prod.learn._race import Event
+from poc2prod.learn._recipe import Recipe
 from poc2prod.metrics import METRICS, compute
 from poc2prod.store import RunRecord, Tracker
 
@@ -42,8 +40,6 @@ _RESERVE_MIN = 4.0
 # Training rows x features above which the race works on a sample (the refit still sees more):
 # a few million cells rank candidates as well as more would, and leave time to train them well.
 _RACE_CELLS = 5_000_000
-# Above this many race rows, three folds: each fold is already a large, low-noise validation set.
-_FEW_FOLDS_ROWS = 100_000
 _REFIT_SEEDS = 3
 
 
@@ -101,66 +97,21 @@ def run_prove(
     notes: list[str] = []
     tracker = Tracker(project.tracking_uri, spec.name, project.artifact_root)
 
-    emit("stage", {"name": "loading data"})
-    frame = d.load(spec.data, project.root)
-    schema = project.freeze_schema(frame, refreeze=refreeze, notes=notes)
-    frame = schema.check(frame)
-    target = schema.target
-    labelled = frame[frame[target.name].notna()]
-    y_all = d.encode_target(labelled[target.name], target)
-
+    prep = prepare(project, refreeze=refreeze, notes=notes, emit=emit)
+    schema, target = prep.schema, prep.schema.target
     emit("stage", {"name": "profiling"})
-    prof = d.profile(frame, schema, seed=spec.split.seed)
-    features = [
-        c
-        for c in schema.features
-        if c.kind in ("numeric", "boolean", "categorical") and labelled[c.name].nunique() > 1
-    ]
-    if not features:
-        raise DataError(
-            "no usable feature columns remain (every column is a role, dropped, constant, text or "
-            "a date); add feature columns to the data or take columns out of columns.drop."
-        )
-    numeric = [c.name for c in features if c.kind in ("numeric", "boolean")]
-    categorical = [c.name for c in features if c.kind == "categorical"]
-
-    split = project.freeze_split(labelled, y_all, refreeze=refreeze, notes=notes)
-    pos = pd.Series(np.arange(len(labelled)), index=labelled.index)
-    tr_pos, ho_pos = pos.loc[split.train].to_numpy(), pos.loc[split.holdout].to_numpy()
-    X = labelled[[c.name for c in features]]
-    X_train, y_train = X.iloc[tr_pos], y_all[tr_pos]
-    X_hold, y_hold = X.iloc[ho_pos], y_all[ho_pos]
-    time_ordered = split.kind == "time"
-    order_frame = labelled.iloc[tr_pos]
-
-    race_rows = len(X_train)
-    if len(X_train) * len(features) > _RACE_CELLS:
-        race_rows = _RACE_CELLS // len(features)
-        keep = np.sort(np.random.default_rng(spec.split.seed).choice(len(X_train), race_rows, replace=False))
-        X_race, y_race, order_frame = X_train.iloc[keep], y_train[keep], order_frame.iloc[keep]
-        notes.append(
-            f"the race used a random sample of {race_rows:,} of {len(X_train):,} training rows "
-            "to fit the budget; the final model is refitted on more"
-        )
-    else:
-        X_race, y_race = X_train, y_train
-    n_folds = spec.split.folds
-    if len(X_race) > _FEW_FOLDS_ROWS and n_folds > 3:
-        n_folds = 3
-        notes.append(
-            f"{len(X_race):,} rows in the race: 3-fold cross-validation instead of {spec.split.folds}"
-        )
-    folds = d.cv_folds(order_frame, y_race, spec, n_splits=n_folds)
-
-    n_classes = len(target.classes) if target.classes else None
-    ctx = Context(
-        task=spec.task,
-        numeric=numeric,
-        categorical=categorical,
-        seed=spec.split.seed,
-        n_rows=len(folds[0][0]),
-        validation="last" if time_ordered else "random",
-    )
+    prof = d.profile(prep.frame, schema, seed=spec.split.seed)
+    numeric, categorical = prep.numeric, prep.categorical
+    X_train, y_train = prep.X_train[[*numeric, *categorical]], prep.y_train
+    X_hold, y_hold = prep.X_hold[[*numeric, *categorical]], prep.y_hold
+    rows, sample_note = prep.sample(_RACE_CELLS, spec.split.seed)
+    if sample_note:
+        notes.append(sample_note + "; the final model is refitted on more")
+    X_race, y_race = X_train.iloc[rows], y_train[rows]
+    race_rows = len(rows)
+    folds = prep.folds(rows, spec, notes)
+    n_classes = prep.n_classes
+    ctx = prep.context(spec, n_rows=len(folds[0][0]))
     metrics = spec.report_metrics()
     setup = RaceSetup(
         task=spec.task,
@@ -213,12 +164,12 @@ def run_prove(
 
     leaderboard = [_row(r, metrics) for r in ranked] + [_row(r, metrics) for r in results if not r.usable]
     data_summary = {
-        "rows": len(frame),
-        "labelled_rows": len(labelled),
-        "features": len(features),
+        "rows": len(prep.frame),
+        "labelled_rows": len(prep.labelled),
+        "features": len(numeric) + len(categorical),
         "numeric": numeric,
         "categorical": categorical,
-        "split": split.kind,
+        "split": prep.split.kind,
         "train_rows": len(X_train),
         "holdout_rows": len(X_hold),
         "race_rows": int(race_rows),
@@ -262,7 +213,7 @@ def run_prove(
             "budget_seconds": budget,
             "seed": spec.split.seed,
             "folds": len(folds),
-            "split": split.kind,
+            "split": prep.split.kind,
             "holdout_fraction": spec.split.holdout,
             "primary_metric": spec.primary,
             "threshold": spec.threshold,
@@ -363,20 +314,15 @@ def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, fold_rows
 
 
 def _fit_final(r: CandidateResult, by_name: dict[str, CandidateResult], X, y, setup: RaceSetup, seeds: int):
+    return recipe_of(r, by_name).build(setup.ctx, seeds=seeds).fit(X, y)
+
+
+def recipe_of(r: CandidateResult, by_name: dict[str, CandidateResult]) -> Recipe:
+    """The recipe of a raced candidate (an ensemble's members found in ``by_name``)."""
     if r.weights:
-        members = {n: _build_refit(n, by_name[n].best_iterations, setup, seeds) for n in r.weights}
-        return WeightedEnsemble(members=members, weights=r.weights, task=setup.task).fit(X, y)
-    return _build_refit(r.name, r.best_iterations, setup, seeds).fit(X, y)
-
-
-def _build_refit(name: str, best_iterations: list[int], setup: RaceSetup, seeds: int):
-    ctx = setup.ctx
-    if best_iterations:
-        # More rows than a fold saw: grow a tenth more trees than the folds' median stopping point,
-        # and average a few seeds when time allows (it steadies the final model).
-        size = max(10, int(np.median(best_iterations) * 1.1))
-        ctx = dataclasses.replace(ctx, params={"n_estimators": size, "n_seeds": seeds})
-    return get_candidate(name).build(ctx)
+        members = tuple(recipe_of(by_name[n], by_name) for n in r.weights)
+        return Recipe("ensemble", members=members, weights=tuple(r.weights.values()))
+    return Recipe(r.name, best_iterations=tuple(r.best_iterations))
 
 
 def _fit_cost(r: CandidateResult, by_name: dict[str, CandidateResult], seeds: int = _REFIT_SEEDS) -> float:

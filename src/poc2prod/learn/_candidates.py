@@ -1,7 +1,9 @@
 """The candidate models a gate races, each a scikit-learn pipeline with its family's preprocessing.
 
 Candidates are listed cheapest first, so a tight budget always yields a baseline and a linear
-model before the slower learners start.
+model before the slower learners start. Each tunable candidate carries its search space (what the
+optimize gate lets Optuna vary) and its defaults (what the prove gate uses, and the first trial
+of a study, so tuning starts from the proven configuration).
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from poc2prod.learn._features import FeaturePlan
 from poc2prod.learn._preprocess import Family, make_preprocessor
+
+# name -> (kind, low, high, log scale): a search space in a form Optuna and JSON both take.
+Space = dict[str, tuple[str, float, float, bool]]
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class Context:
     n_rows: int = 10_000  # training rows per fit, for size-dependent defaults
     seed: int = 0
     n_jobs: int = 2
+    n_classes: int | None = None
     validation: str = "random"  # "last" when rows are in time order
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -37,17 +44,31 @@ class Candidate:
     family: Family
     make: Callable[[Context], Any]
     early_stopping: bool = False
+    space: Space | None = None
+    defaults: Callable[[Context], dict[str, Any]] = lambda ctx: {}
 
-    def build(self, ctx: Context):
-        """A fresh, unfitted pipeline: preprocessing then the model."""
+    def build(self, ctx: Context, features: FeaturePlan | None = None):
+        """A fresh, unfitted pipeline: engineered features (if any), preprocessing, then the model."""
         from sklearn.pipeline import Pipeline
 
-        return Pipeline(
-            [
-                ("prep", make_preprocessor(self.family, ctx.numeric, ctx.categorical)),
-                ("model", self.make(ctx)),
-            ]
-        )
+        steps = []
+        numeric = list(ctx.numeric)
+        if features is not None and not features.empty:
+            from poc2prod.learn._features import FeatureEngineer
+
+            steps.append(("features", FeatureEngineer(features, ctx.task, ctx.n_classes, ctx.seed)))
+            numeric += features.added(ctx.n_classes)
+        steps.append(("prep", make_preprocessor(self.family, numeric, ctx.categorical)))
+        steps.append(("model", self.make(ctx)))
+        return Pipeline(steps)
+
+    def suggest(self, trial, ctx: Context) -> dict[str, Any]:
+        """Parameters for one Optuna trial, drawn from this candidate's space (names prefixed by it)."""
+        out: dict[str, Any] = {}
+        for key, (kind, low, high, log) in (self.space or {}).items():
+            suggest = trial.suggest_int if kind == "int" else trial.suggest_float
+            out[key] = suggest(f"{self.name}.{key}", low, high, log=log)
+        return out
 
 
 def _dummy(ctx: Context):
@@ -60,7 +81,7 @@ def _linear(ctx: Context):
     from sklearn.linear_model import LogisticRegression, Ridge
 
     if ctx.task == "regression":
-        return Ridge(alpha=ctx.params.get("alpha", 1.0))
+        return Ridge(alpha=ctx.params.get("C", 1.0) ** -1)
     return LogisticRegression(C=ctx.params.get("C", 0.5), max_iter=2000)
 
 
@@ -68,16 +89,17 @@ def _booster(library: str) -> Callable[[Context], Any]:
     def make(ctx: Context):
         from poc2prod.learn._boosters import Booster
 
+        params = dict(ctx.params)
         return Booster(
             library=library,
             task=ctx.task,
             validation=ctx.validation,
             n_jobs=ctx.n_jobs,
             random_state=ctx.seed,
-            n_estimators=ctx.params.get("n_estimators"),
-            learning_rate=ctx.params.get("learning_rate", 0.03),
-            params=ctx.params.get("library_params"),
-            n_seeds=ctx.params.get("n_seeds", 1),
+            n_estimators=params.pop("n_estimators", None),
+            learning_rate=params.pop("learning_rate", 0.03),
+            n_seeds=params.pop("n_seeds", 1),
+            params=params or None,  # the rest are the library's own parameters
         )
 
     return make
@@ -95,9 +117,9 @@ def _forest(extra: bool) -> Callable[[Context], Any]:
             (False, False): e.RandomForestRegressor,
         }[(classify, extra)]
         kw = {
-            "n_estimators": ctx.params.get("n_estimators", 300),
-            "min_samples_leaf": 3 if extra else 2,
-            "max_features": "sqrt" if classify else 0.5,
+            "n_estimators": 300,
+            "min_samples_leaf": ctx.params.get("min_samples_leaf", 3 if extra else 2),
+            "max_features": ctx.params.get("max_features", "sqrt" if classify else 0.5),
             "n_jobs": ctx.n_jobs,
             "random_state": ctx.seed,
         }
@@ -111,12 +133,13 @@ def _mlp(ctx: Context):
 
     # Small data wants a small, strongly regularised net and small batches (enough updates per
     # epoch for early stopping to see progress); large data a wider net and larger batches.
-    small = ctx.n_rows < 5_000
+    p = {**_mlp_defaults(ctx), **ctx.params}
+    width = int(p["width"])
     kw = {
-        "hidden_layer_sizes": (32,) if small else (64, 32),
-        "alpha": 0.1 if small else 0.01,
+        "hidden_layer_sizes": (width,) if p["layers"] == 1 else (width, max(8, width // 2)),
+        "alpha": p["alpha"],
         "batch_size": int(np.clip(ctx.n_rows // 40, 32, 512)),
-        "learning_rate_init": 1e-3,
+        "learning_rate_init": p["learning_rate_init"],
         "max_iter": 300,
         "early_stopping": True,
         "validation_fraction": 0.15,
@@ -131,16 +154,92 @@ def _mlp(ctx: Context):
     return TransformedTargetRegressor(MLPRegressor(**kw), transformer=StandardScaler())
 
 
+def _mlp_defaults(ctx: Context) -> dict[str, Any]:
+    small = ctx.n_rows < 5_000
+    return {
+        "width": 32 if small else 64,
+        "layers": 1 if small else 2,
+        "alpha": 0.1 if small else 0.01,
+        "learning_rate_init": 1e-3,
+    }
+
+
+def _forest_defaults(extra: bool) -> Callable[[Context], dict[str, Any]]:
+    def defaults(ctx: Context) -> dict[str, Any]:
+        n = max(1, len(ctx.numeric) + len(ctx.categorical))
+        share = float(np.clip(n**-0.5, 0.05, 1.0)) if ctx.task != "regression" else 0.5
+        return {"max_features": share, "min_samples_leaf": 3 if extra else 2}
+
+    return defaults
+
+
+_LIGHTGBM: Space = {
+    "learning_rate": ("float", 0.01, 0.2, True),
+    "num_leaves": ("int", 4, 256, True),
+    "min_child_samples": ("int", 5, 200, True),
+    "subsample": ("float", 0.5, 1.0, False),
+    "colsample_bytree": ("float", 0.2, 1.0, False),
+    "reg_lambda": ("float", 1e-3, 30.0, True),
+    "reg_alpha": ("float", 1e-3, 10.0, True),
+}
+_XGBOOST: Space = {
+    "learning_rate": ("float", 0.01, 0.2, True),
+    "max_depth": ("int", 2, 10, False),
+    "min_child_weight": ("float", 0.5, 50.0, True),
+    "subsample": ("float", 0.5, 1.0, False),
+    "colsample_bytree": ("float", 0.2, 1.0, False),
+    "reg_lambda": ("float", 1e-3, 30.0, True),
+    "reg_alpha": ("float", 1e-3, 10.0, True),
+}
+_FOREST: Space = {"max_features": ("float", 0.05, 1.0, False), "min_samples_leaf": ("int", 1, 50, True)}
+_MLP: Space = {
+    "width": ("int", 16, 256, True),
+    "layers": ("int", 1, 2, False),
+    "alpha": ("float", 1e-5, 1.0, True),
+    "learning_rate_init": ("float", 1e-4, 1e-2, True),
+}
+_BOOSTER_DEFAULTS = {
+    "learning_rate": 0.03,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+    "reg_alpha": 1e-3,
+}
+
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in [
         Candidate("dummy", "dense", _dummy),
-        Candidate("logistic_regression", "dense", _linear),
-        Candidate("lightgbm", "native", _booster("lightgbm"), early_stopping=True),
-        Candidate("xgboost", "native", _booster("xgboost"), early_stopping=True),
-        Candidate("extra_trees", "ordinal", _forest(extra=True)),
-        Candidate("random_forest", "ordinal", _forest(extra=False)),
-        Candidate("mlp", "dense", _mlp),
+        Candidate(
+            "logistic_regression",
+            "dense",
+            _linear,
+            space={"C": ("float", 1e-3, 100.0, True)},
+            defaults=lambda ctx: {"C": 1.0 if ctx.task == "regression" else 0.5},
+        ),
+        Candidate(
+            "lightgbm",
+            "native",
+            _booster("lightgbm"),
+            early_stopping=True,
+            space=_LIGHTGBM,
+            defaults=lambda ctx: {**_BOOSTER_DEFAULTS, "num_leaves": 31, "min_child_samples": 20},
+        ),
+        Candidate(
+            "xgboost",
+            "native",
+            _booster("xgboost"),
+            early_stopping=True,
+            space=_XGBOOST,
+            defaults=lambda ctx: {**_BOOSTER_DEFAULTS, "max_depth": 6, "min_child_weight": 1.0},
+        ),
+        Candidate(
+            "extra_trees", "ordinal", _forest(extra=True), space=_FOREST, defaults=_forest_defaults(True)
+        ),
+        Candidate(
+            "random_forest", "ordinal", _forest(extra=False), space=_FOREST, defaults=_forest_defaults(False)
+        ),
+        Candidate("mlp", "dense", _mlp, space=_MLP, defaults=_mlp_defaults),
     ]
 }
 

@@ -21,15 +21,22 @@ _MAX_ONE_HOT = 30
 
 
 class NativeCategories(TransformerMixin, BaseEstimator):
-    """Cast numbers to float and categories to a fixed ``pandas.CategoricalDtype`` learned in ``fit``.
+    """Cast numbers to float and categories to a fixed ``pandas.CategoricalDtype`` learned in ``fit``;
+    other columns are left out.
 
     >>> import pandas as pd
-    >>> t = NativeCategories(categorical=["c"]).fit(pd.DataFrame({"c": ["a", "b"], "x": [1, 2]}))
+    >>> t = NativeCategories(["x"], ["c"]).fit(pd.DataFrame({"c": ["a", "b"], "x": [1, 2]}))
     >>> t.transform(pd.DataFrame({"c": ["b", "z"], "x": [3, 4]}))["c"].tolist()
     ['b', nan]
     """
 
-    def __init__(self, categorical: list[str] | None = None, max_categories: int = 255):
+    def __init__(
+        self,
+        numeric: list[str] | None = None,
+        categorical: list[str] | None = None,
+        max_categories: int = 255,
+    ):
+        self.numeric = numeric
         self.categorical = categorical
         self.max_categories = max_categories
 
@@ -38,7 +45,7 @@ class NativeCategories(TransformerMixin, BaseEstimator):
         for c in self.categorical or []:
             top = X[c].dropna().astype(str).value_counts().index[: self.max_categories]
             self.dtypes_[c] = pd.CategoricalDtype(sorted(top))
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.feature_names_in_ = np.asarray([*(self.numeric or []), *(self.categorical or [])], dtype=object)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -63,7 +70,7 @@ def make_preprocessor(family: Family, numeric: list[str], categorical: list[str]
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
     if family == "native":
-        return NativeCategories(categorical=list(categorical))
+        return NativeCategories(list(numeric), list(categorical))
     to_str = FunctionTransformer(_as_str, feature_names_out="one-to-one")
     to_float = FunctionTransformer(_as_float, feature_names_out="one-to-one")
     if family == "dense":
