@@ -2,11 +2,15 @@
 
 Run by prove_vs_automl.py with the anchor's own interpreter (bench/.venv-flaml or bench/.venv-autogluon):
 
-    python _anchor_run.py {flaml|autogluon} TRAIN.parquet HOLDOUT.parquet TARGET POSITIVE BUDGET SEED OUT.json
+    python _anchor_run.py TOOL TRAIN.parquet HOLDOUT.parquet TARGET POSITIVE BUDGET SEED OUT.json PRESETS
+
+TOOL is flaml or autogluon. PRESETS is AutoGluon's `presets` (medium_quality against the prove gate,
+best_quality against optimize); FLAML has no such setting and ignores it.
 
 The target is compared as text on both sides (POSITIVE arrives as text on the command line), so a
 class stored as 2 in one file and "2" in another is still the same class. Each tool is called the way
-its own documentation shows, with nothing tuned beyond the metric, the time budget and the seed.
+its own documentation shows, with nothing tuned beyond the metric, the time budget, the seed and
+AutoGluon's presets.
 """
 
 from __future__ import annotations
@@ -21,8 +25,15 @@ from sklearn.metrics import roc_auc_score
 
 
 def fit_flaml(
-    train: pd.DataFrame, holdout: pd.DataFrame, target: str, positive: str, budget: float, seed: int
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    target: str,
+    positive: str,
+    budget: float,
+    seed: int,
+    presets: str,
 ):
+    del presets  # AutoGluon's; FLAML's search has no counterpart
     import flaml
     from flaml import AutoML
 
@@ -45,9 +56,17 @@ def fit_flaml(
 
 
 def fit_autogluon(
-    train: pd.DataFrame, holdout: pd.DataFrame, target: str, positive: str, budget: float, seed: int
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    target: str,
+    positive: str,
+    budget: float,
+    seed: int,
+    presets: str,
 ):
     # AutoGluon's fit has no run-level seed: each of its models uses its own fixed default seed.
+    # best_quality bags and stacks its models (and may check on a holdout of its own whether
+    # stacking helps): its documented call all the same, the presets and the time limit.
     import autogluon.tabular as agt
     from autogluon.tabular import TabularPredictor
 
@@ -55,7 +74,7 @@ def fit_autogluon(
         models = f"{tmp}/models"  # a folder AutoGluon creates itself: an existing one makes it warn
         predictor = TabularPredictor(label=target, eval_metric="roc_auc", path=models, verbosity=0)
         started = time.monotonic()
-        predictor.fit(train, presets="medium_quality", time_limit=budget)
+        predictor.fit(train, presets=presets, time_limit=budget)
         fitted = time.monotonic()
         proba = predictor.predict_proba(holdout.drop(columns=[target]))
         score = proba[positive].to_numpy()
@@ -63,6 +82,7 @@ def fit_autogluon(
         failures = predictor.model_failures()
         detail = {
             "version": agt.__version__,
+            "presets": presets,
             "best": predictor.model_best,
             "models": predictor.model_names(),
             # A model that crashed (e.g. a library mismatch) would silently weaken the anchor.
@@ -83,19 +103,20 @@ def main(
     budget: float,
     seed: int,
     out: str,
+    presets: str,
 ) -> None:
     train, holdout = pd.read_parquet(train_path), pd.read_parquet(holdout_path)
     train[target] = train[target].astype(str)
     holdout[target] = holdout[target].astype(str)
     fit = {"flaml": fit_flaml, "autogluon": fit_autogluon}[tool]
-    score, detail = fit(train, holdout, target, positive, budget, seed)
+    score, detail = fit(train, holdout, target, positive, budget, seed, presets)
     result = {"tool": tool, "roc_auc": float(roc_auc_score(holdout[target] == positive, score)), **detail}
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 9:
+    if len(sys.argv) != 10:
         sys.exit(__doc__)
     a = sys.argv[1:]
-    main(a[0], a[1], a[2], a[3], a[4], float(a[5]), int(a[6]), a[7])
+    main(a[0], a[1], a[2], a[3], a[4], float(a[5]), int(a[6]), a[7], a[8])

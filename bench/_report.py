@@ -8,7 +8,8 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = (
     "# Benchmarks\n\n"
     "Reproduce: `bash bench/setup_anchors.sh && .venv/bin/python bench/prove_vs_automl.py --write` "
-    "(and `.venv/bin/python bench/prove_budget.py --write`); each section says how it was measured.\n"
+    "(and `.venv/bin/python bench/prove_vs_automl.py --gate optimize --write`, "
+    "`.venv/bin/python bench/prove_budget.py --write`); each section says how it was measured.\n"
 )
 
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from poc2prod.gates import ProveResult
+    from poc2prod.gates import OptimizeResult, ProveResult
     from poc2prod.learn import CandidateResult
     from poc2prod.project import Project
 
@@ -103,6 +103,96 @@ def show_prove(result: ProveResult, project: Project, console: Console | None = 
         f"verdict: [bold {colour}]{result.verdict.upper()}[/]  "
         f"({result.elapsed_seconds:.1f}s of a {result.budget_seconds:.0f}s budget)"
     )
+    out.print(
+        f"[dim]run {result.run_id} — browse with: mlflow ui --backend-store-uri {project.tracking_uri}[/]",
+        highlight=False,
+    )
+
+
+def trial_line(trial, primary: str) -> str:
+    """One line per finished Optuna trial, printed while tuning runs."""
+    model = trial.params.get("model", "?")
+    if trial.state.name != "COMPLETE":
+        return f"  [dim]· trial {trial.number:<4} {model:<20} {trial.state.name.lower()}[/]"
+    seconds = trial.user_attrs.get("seconds")
+    took = f"  {seconds:.1f}s" if seconds is not None else ""
+    return f"  [green]✓[/] trial {trial.number:<4} {model:<20} {primary} {trial.value:.4f}{took}"
+
+
+def _money(v: float | None, currency: str) -> str:
+    return "—" if v is None else f"{v:+,.0f} {currency}"
+
+
+def show_optimize(result: OptimizeResult, project: Project, console: Console | None = None) -> None:
+    """Print what was tried, the before/after table with its noise, and the money."""
+    out = console or Console()
+    for note in result.notes:
+        out.print(f"[cyan]note:[/] {note}", highlight=False)
+    st = result.study
+    out.print(
+        f"\n[bold]{project.spec.name}[/]: {st['finished']} trials in study {st['name']} "
+        f"({st['this_run']} in this run; {st['pruned']} pruned; by model: "
+        + ", ".join(f"{k} {v}" for k, v in st["by_model"].items())
+        + ")",
+        highlight=False,
+    )
+    tested = result.features.get("tested", {})
+    for family, t in tested.get("families", {}).items():
+        kept = "[green]kept[/]" if t["kept"] else f"[dim]{t.get('note', 'not kept')}[/]"
+        out.print(
+            f"  features {family:<10} cv {_fmt(t['cv'])} vs {_fmt(tested.get('without'))} without: {kept}",
+            highlight=False,
+        )
+    if tested.get("note"):
+        out.print(f"  [dim]features: {tested['note']}[/]", highlight=False)
+    if result.ensemble:
+        e = result.ensemble
+        verdict = "[green]kept[/]" if e["kept"] else "[dim]not kept (the best single model is as good)[/]"
+        out.print(f"  ensemble cv {_fmt(e['cv'])} vs best single {_fmt(e['best_single_cv'])}: {verdict}")
+    if result.calibration:
+        c = result.calibration
+        losses = ", ".join(f"{k} {v:.4f}" for k, v in c["cv_log_loss"].items())
+        out.print(f"  calibration: [bold]{c['method'] or 'none'}[/] (cross-fitted log loss: {losses})")
+
+    primary = result.primary_metric
+    parts = [p for p in ("holdout", "newer") if p in result.optimized]
+    metrics = list(result.optimized["holdout"])[:6]
+    table = Table(title="before / after (scored once)", title_justify="left")
+    table.add_column("model")
+    table.add_column("data")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for part in parts:
+        for label, doc in (
+            ("prove: " + result.baseline["model"], result.baseline),
+            ("optimized", result.optimized),
+        ):
+            table.add_row(label, part, *(_fmt(doc[part].get(m)) for m in metrics))
+    out.print(table)
+    out.print(f"optimized model: [bold]{result.optimized['model']}[/]", highlight=False)
+    for part in parts:
+        g = result.gain if part == "holdout" else result.gain[part]
+        noise = "[yellow]within the noise[/]" if g["within_noise"] else "[green]beyond the noise[/]"
+        out.print(
+            f"gain in {primary} on {part}: [bold]{g['value']:+.4f}[/] "
+            f"(90% paired bootstrap {g['low']:+.4f} to {g['high']:+.4f}, {g['rows']:,} rows): {noise}",
+            highlight=False,
+        )
+    if result.value:
+        v = result.value
+        cur = v["currency"]
+        money = Table(title=f"value on the holdout, threshold {result.threshold:.3f}", title_justify="left")
+        for col in ("decision rule", "per 1,000 decisions", "per month"):
+            money.add_column(col, justify="left" if col == "decision rule" else "right")
+        rows = [
+            ("approve everyone", v["approve_everyone"]),
+            (f"prove model at {v['prove_model']['threshold']:g}", v["prove_model"]),
+            (f"optimized at {result.threshold:.3f}", v),
+        ]
+        for label, doc in rows:
+            money.add_row(label, _money(doc["per_1000_decisions"], cur), _money(doc["per_month"], cur))
+        out.print(money)
+    out.print(f"({result.elapsed_seconds:.1f}s of a {result.budget_seconds:.0f}s budget)")
     out.print(
         f"[dim]run {result.run_id} — browse with: mlflow ui --backend-store-uri {project.tracking_uri}[/]",
         highlight=False,

@@ -103,6 +103,34 @@ def prove(
 
 
 @app.command()
+def optimize(
+    project_dir: ProjectDir = Path("."),
+    budget: Annotated[
+        float | None, typer.Option(help="Seconds for the whole gate (default: budget.optimize).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Processes sharing one Optuna study.")] = 1,
+    trials: Annotated[
+        int | None, typer.Option(help="Stop once the study holds this many finished trials.")
+    ] = None,
+    as_json: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Tune, engineer features, ensemble, calibrate, and choose the threshold that earns the most."""
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        with _Progress(enabled=not quiet, budget=budget or project.spec.budget.optimize) as progress:
+            result = project.optimize(budget=budget, workers=workers, trials=trials, on_event=progress.event)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        from poc2prod._ui import show_optimize
+
+        show_optimize(result, project)
+
+
+@app.command()
 def demo(
     path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
     budget: Annotated[float, typer.Option(help="Seconds for the prove gate.")] = 60,
@@ -221,6 +249,10 @@ class _Progress:
             from poc2prod._ui import candidate_line
 
             self.progress.console.print(candidate_line(info["result"], info["primary"]), highlight=False)
+        elif kind == "trial_end":
+            from poc2prod._ui import trial_line
+
+            self.progress.console.print(trial_line(info["trial"], info["primary"]), highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

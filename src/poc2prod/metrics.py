@@ -192,15 +192,33 @@ def bootstrap_interval(
     seed: int = 0,
 ) -> tuple[float, float]:
     """A percentile bootstrap interval of one metric, to show how far a holdout figure can move."""
-    rng = np.random.default_rng(seed)
     fn = METRICS[name].fn
-    n = len(y)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        v = fn(y[idx], p[idx], threshold)
-        if np.isfinite(v):
-            values.append(v)
+    return _bootstrap(len(y), lambda idx: fn(y[idx], p[idx], threshold), n_boot, level, seed)
+
+
+def paired_interval(
+    name: str,
+    y: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    thresholds: tuple[float, float] = (0.5, 0.5),
+    *,
+    n_boot: int = 500,
+    level: float = 0.9,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A bootstrap interval of ``metric(after) - metric(before)`` on the same resampled rows, so
+    the noise both share (which rows happen to be in the sample) cancels out."""
+    fn = METRICS[name].fn
+    t0, t1 = thresholds
+    return _bootstrap(
+        len(y), lambda idx: fn(y[idx], after[idx], t1) - fn(y[idx], before[idx], t0), n_boot, level, seed
+    )
+
+
+def _bootstrap(n: int, statistic: Callable[[np.ndarray], float], n_boot: int, level: float, seed: int):
+    rng = np.random.default_rng(seed)
+    values = [v for _ in range(n_boot) if np.isfinite(v := statistic(rng.integers(0, n, n)))]
     if not values:
         return float("nan"), float("nan")
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])

@@ -24,7 +24,7 @@ from poc2prod.spec import SPEC_FILE, Spec
 
 if TYPE_CHECKING:
     from poc2prod.data import Schema, Split
-    from poc2prod.gates import ProveResult
+    from poc2prod.gates import OptimizeResult, ProveResult
     from poc2prod.learn._race import Event
 
 STATE_DIR = ".poc2prod"
@@ -107,6 +107,26 @@ class Project:
 
         return run_prove(self, budget=budget, models=models, refreeze=refreeze, on_event=on_event)
 
+    def optimize(
+        self,
+        budget: float | None = None,
+        *,
+        workers: int = 1,
+        trials: int | None = None,
+        on_event: Event | None = None,
+    ) -> OptimizeResult:
+        """Tune, engineer features, ensemble, calibrate and price the threshold, within ``budget`` seconds.
+
+        Builds on the latest prove run (same data, folds and holdout) and compares against its
+        model. ``workers`` processes share one Optuna study; ``trials`` stops the study once it
+        holds that many finished trials (with one worker, the same trials every time). The study
+        lives in ``tracking.studies`` (default ``.poc2prod/studies.db``), so an interrupted run
+        resumes where it stopped. Returns a :class:`~poc2prod.gates.OptimizeResult`.
+        """
+        from poc2prod.gates import run_optimize
+
+        return run_optimize(self, budget=budget, workers=workers, trials=trials, on_event=on_event)
+
     # -- state the gates share ---------------------------------------------------------------
 
     @property
@@ -129,6 +149,12 @@ class Project:
         from poc2prod.store import tracking_uri
 
         return tracking_uri(self.state_dir, self.spec.tracking.uri)
+
+    @property
+    def studies_uri(self) -> str:
+        """Where Optuna studies are stored (a separate SQLite file by default: Optuna and MLflow
+        each keep their own schema version table, under the same name)."""
+        return self.spec.tracking.studies or f"sqlite:///{(self.state_dir / 'studies.db').resolve()}"
 
     @property
     def artifact_root(self) -> Path:

@@ -151,6 +151,9 @@ class Tracking(_Model):
     """Where runs go; by default an SQLite database and an artifact folder in the project."""
 
     uri: str | None = None
+    studies: str | None = Field(
+        None, description="SQLAlchemy URL of the Optuna studies (default: .poc2prod/studies.db)"
+    )
 
 
 class Spec(_Model):
@@ -159,6 +162,7 @@ class Spec(_Model):
     name: str = "project"
     task: Task
     data: DataSource
+    newer: DataSource | None = Field(None, description="later labelled data, to check a model on")
     target: str
     positive_class: str | int | float | bool | None = None
     columns: Columns = Field(default_factory=Columns)

@@ -170,6 +170,7 @@ def run_prove(
         "numeric": numeric,
         "categorical": categorical,
         "split": prep.split.kind,
+        "split_fingerprint": prep.split.fingerprint,
         "train_rows": len(X_train),
         "holdout_rows": len(X_hold),
         "race_rows": int(race_rows),

@@ -118,9 +118,11 @@ class FeatureEngineer(TransformerMixin, BaseEstimator):
             from sklearn.preprocessing import TargetEncoder
 
             kind = {"regression": "continuous", "binary": "binary"}.get(self.task, "multiclass")
-            self.target_encoder_ = TargetEncoder(
-                target_type=kind, shuffle=True, random_state=self.random_state
-            )
+            from sklearn.model_selection import KFold, StratifiedKFold
+
+            splitter = KFold if kind == "continuous" else StratifiedKFold
+            cv = splitter(5, shuffle=True, random_state=self.random_state)
+            self.target_encoder_ = TargetEncoder(target_type=kind, cv=cv)
             # fit_transform cross-fits: each training row is encoded by a model of the other folds.
             encoded = self.target_encoder_.fit_transform(self._te_input(X), np.asarray(y))
         return self._add(X, encoded)
@@ -150,7 +152,7 @@ class FeatureEngineer(TransformerMixin, BaseEstimator):
                 "year": t.dt.year,
                 "month": t.dt.month,
                 "day": t.dt.day,
-                "dayofweek": t.dt.dayofweek,
+                "dayofweek": t.dt.day_of_week,
                 "hour": t.dt.hour,
                 "days": (t - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86_400,
             }

@@ -52,6 +52,7 @@ class CandidateResult:
     predict_seconds: float = 0.0
     train_rows: int | None = None
     best_iterations: list[int] = field(default_factory=list)
+    stopped_by_deadline: bool = False  # a booster stopped growing at the clock, not by early stopping
     oof: np.ndarray | None = None
     weights: dict[str, float] | None = None
 
@@ -119,8 +120,41 @@ def race(
     return results
 
 
-def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until: float, emit: Event) -> None:
+def cross_validate(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    setup: RaceSetup,
+    name: str,
+    until: float,
+    *,
+    build: Callable[[], Any] | None = None,
+    on_fold: Callable[[CandidateResult], None] | None = None,
+) -> CandidateResult:
+    """Cross-validate one model until ``until`` (``time.monotonic``), as the race does.
+
+    ``build`` makes the fresh pipeline for each fold (default: candidate ``name`` with the
+    setup's context); ``on_fold`` sees the result after each fold and may raise to stop early
+    (the optimize gate prunes hopeless Optuna trials this way).
+    """
+    result = CandidateResult(name=name, folds_total=len(folds))
+    _run_candidate(X, y, folds, setup, result, until, lambda kind, info: None, build, on_fold)
+    return result
+
+
+def _run_candidate(
+    X,
+    y,
+    folds,
+    setup: RaceSetup,
+    result: CandidateResult,
+    until: float,
+    emit: Event,
+    build: Callable[[], Any] | None = None,
+    on_fold: Callable[[CandidateResult], None] | None = None,
+) -> None:
     candidate = get_candidate(result.name)
+    build = build or (lambda: candidate.build(setup.ctx))
     k = len(folds)
     n_fold_train = len(folds[0][0])
     cap = None
@@ -128,7 +162,7 @@ def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until
     if n_fold_train > _PROBE_ABOVE and not candidate.early_stopping:
         t0 = time.monotonic()
         probe_idx = np.random.default_rng(setup.ctx.seed).choice(folds[0][0], _PROBE_ROWS, replace=False)
-        model = candidate.build(setup.ctx)
+        model = build()
         _set_deadline(model, until)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a probe on a sample warns of things the real fit will not
@@ -157,7 +191,7 @@ def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until
             break
         if cap is not None and len(tr) > cap:
             tr = _subsample(tr, y, cap, rng, setup.task)
-        model = candidate.build(setup.ctx)
+        model = build()
         _set_deadline(model, now + (until - now) / (k - j))
         t0 = time.monotonic()
         with warnings.catch_warnings(record=True) as caught:
@@ -181,12 +215,16 @@ def _run_candidate(X, y, folds, setup: RaceSetup, result: CandidateResult, until
             "fold_end",
             {"name": result.name, "fold": j + 1, "folds": k, "score": result.fold_metrics[-1][setup.primary]},
         )
+        if on_fold is not None:
+            result.fit_seconds = float(np.mean(fit_times))
+            on_fold(result)
     result.fit_seconds = float(np.mean(fit_times))
     result.predict_seconds = float(np.mean(predict_times))
     result.status = "done" if result.folds_done == k else "partial"
     if cap is not None:
         result.train_rows = cap
         notes.insert(0, f"trained on {cap:,} of {n_fold_train:,} rows per fold to fit the budget")
+    result.stopped_by_deadline = bool(cut_short)
     if cut_short:
         notes.append(
             f"boosting was stopped by the time budget in {len(cut_short)} fold(s), "

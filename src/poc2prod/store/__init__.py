@@ -1,5 +1,5 @@
 """Storage: tracking runs (and later the registry and the prediction log)."""
 
-from poc2prod.store._tracking import RunRecord, Tracker, tracking_uri
+from poc2prod.store._tracking import RunRecord, Tracker, load_model, tracking_uri
 
-__all__ = ["RunRecord", "Tracker", "tracking_uri"]
+__all__ = ["RunRecord", "Tracker", "load_model", "tracking_uri"]

@@ -122,6 +122,31 @@ def _log(client, exp_id: str, record: RunRecord) -> tuple[str, str | None]:
     return run_id, digest
 
 
+def load_model(uri: str, run_id: str):
+    """The model a run logged, deserialised only after its SHA-256 matches the one recorded with it."""
+    import joblib
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    client = _client(uri)
+    try:
+        expected = client.get_run(run_id).data.tags.get("poc2prod.model_sha256")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(client.download_artifacts(run_id, "model/model.joblib", tmp))
+            if not expected or sha256_file(path) != expected:
+                raise ProjectError(
+                    f"the model of run {run_id} does not match the SHA-256 recorded with it, so it was "
+                    "not loaded; run the gate that made it again."
+                )
+            return joblib.load(path)
+    except ProjectError:
+        raise
+    except Exception as e:
+        raise ProjectError(
+            f"the model of run {run_id} cannot be read from {uri} ({_first_line(e)}); "
+            "run the gate that made it again."
+        ) from None
+
+
 def _client(uri: str):
     # An explicit client per store: mlflow.set_tracking_uri() would also set MLFLOW_TRACKING_URI in
     # the environment, silently sending every later project in the process to this one's database.

@@ -1,0 +1,169 @@
+"""The optimize gate end to end on the shipped credit example: study, workers, resume, value, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from poc2prod import Project
+from poc2prod.errors import ProjectError, SchemaError
+from poc2prod.value import value_per_decision
+
+pytestmark = pytest.mark.slow
+
+
+def _proven(path: Path) -> Project:
+    project = Project.init(path, example="credit-risk")
+    project.prove(budget=10)
+    return project
+
+
+@pytest.fixture(scope="module")
+def optimized(tmp_path_factory):
+    project = _proven(tmp_path_factory.mktemp("opt") / "proj")
+    holdout = project.root / "newer.csv"
+    # "Newer" applicants: the holdout's rows with amounts inflated by 10%, as if a year later.
+    from poc2prod.data import Split
+
+    split = Split.read(project.state_dir)
+    frame = pd.read_csv(project.root / "german_credit.csv")
+    frame.loc[split.holdout].assign(credit_amount=lambda f: (f["credit_amount"] * 1.1).round()).to_csv(
+        holdout, index=False
+    )
+    spec = (project.root / "poc2prod.yaml").read_text()
+    (project.root / "poc2prod.yaml").write_text(spec + "\nnewer:\n  source: newer.csv\n")
+    project = Project.load(project.root)
+    return project, project.optimize(budget=30)
+
+
+def test_json_has_the_documented_shape(optimized):
+    project, result = optimized
+    doc = json.loads(json.dumps(result.to_dict()))
+    for side in ("baseline", "optimized"):
+        assert 0.5 < doc[side]["holdout"]["roc_auc"] <= 1.0
+        assert 0.5 < doc[side]["newer"]["roc_auc"] <= 1.0
+    gain = doc["gain"]
+    assert gain["metric"] == "roc_auc" and gain["low"] <= gain["value"] <= gain["high"]
+    assert gain["value"] == pytest.approx(
+        doc["optimized"]["holdout"]["roc_auc"] - doc["baseline"]["holdout"]["roc_auc"]
+    )
+    assert "newer" in gain and gain["newer"]["rows"] == 200
+    assert 0 < doc["threshold"] < 1
+    value = doc["value"]
+    for v in (value, value["approve_everyone"], value["prove_model"]):
+        assert v["currency"] == "EUR"
+        assert v["per_month"] == pytest.approx(v["per_1000_decisions"])  # the spec says 1,000 a month
+    assert doc["trials"] >= 3 and doc["run_id"]
+    assert doc["study"]["this_run"] == doc["trials"]
+    assert project.last("optimize")["run_id"] == doc["run_id"]
+
+
+def test_value_is_reproducible_from_the_stored_predictions(optimized):
+    project, result = optimized
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=project.tracking_uri)
+    local = client.download_artifacts(result.run_id, "predictions/holdout.parquet", str(project.root))
+    holdout = pd.read_parquet(local)
+    vm = project.spec.value
+    ours = value_per_decision(holdout["y"].to_numpy(), holdout["optimized"].to_numpy(), result.threshold, vm)
+    assert 1000 * ours == pytest.approx(result.value["per_1000_decisions"])
+    everyone = value_per_decision(holdout["y"].to_numpy(), np.zeros(len(holdout)), 1.0, vm)
+    assert 1000 * everyone == pytest.approx(result.value["approve_everyone"]["per_1000_decisions"])
+    # The threshold was chosen on out-of-fold scores: it is the best one there.
+    oof = pd.read_parquet(
+        client.download_artifacts(result.run_id, "predictions/oof.parquet", str(project.root))
+    )
+    at_best = value_per_decision(oof["y"].to_numpy(), oof["calibrated"].to_numpy(), result.threshold, vm)
+    for t in np.linspace(0.01, 0.99, 99):
+        assert value_per_decision(oof["y"].to_numpy(), oof["calibrated"].to_numpy(), t, vm) <= at_best + 1e-9
+
+
+def test_the_optimized_model_earns_more_than_approving_everyone(optimized):
+    _, result = optimized
+    assert result.value["per_1000_decisions"] > result.value["approve_everyone"]["per_1000_decisions"]
+
+
+def test_two_workers_share_one_study(tmp_path):
+    import optuna
+
+    project = _proven(tmp_path / "proj")
+    result = project.optimize(budget=30, workers=2)
+    study = optuna.load_study(study_name=result.study["name"], storage=project.studies_uri)
+    workers = {t.user_attrs.get("worker") for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")}
+    assert len(workers) == 2, workers
+    assert result.study["workers"] == sorted(workers)
+
+
+def test_a_killed_run_resumes_with_its_finished_trials(tmp_path):
+    import optuna
+
+    project = _proven(tmp_path / "proj")
+    cli = Path(sys.executable).with_name("poc2prod")
+    proc = subprocess.Popen([cli, "optimize", "-C", project.root, "--budget", "300", "--quiet"])
+    storage = project.studies_uri
+    deadline = time.monotonic() + 120
+    complete = []
+    while time.monotonic() < deadline and len(complete) < 3:
+        time.sleep(1)
+        try:
+            summaries = optuna.get_all_study_summaries(storage)
+            study = (
+                optuna.load_study(study_name=summaries[0].study_name, storage=storage) if summaries else None
+            )
+        except Exception:  # the database is being created
+            continue
+        complete = [t for t in study.trials if t.state.name == "COMPLETE"] if study else []
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(complete) >= 3
+    killed = {t.number for t in complete}
+
+    result = project.optimize(budget=25)
+    assert any("resumed the study" in n for n in result.notes)
+    study = optuna.load_study(study_name=result.study["name"], storage=storage)
+    kept = {t.number for t in study.trials if t.state.name == "COMPLETE"}
+    assert killed <= kept
+    assert result.study["finished"] > result.study["this_run"]
+    assert project.last("optimize")["run_id"] == result.run_id
+
+
+def test_one_worker_is_reproducible(tmp_path):
+    project = _proven(tmp_path / "proj")
+    params = []
+    for store in ("a", "b"):
+        tracking = project.spec.tracking.model_copy(update={"studies": f"sqlite:///{tmp_path / store}.db"})
+        project.spec = project.spec.model_copy(update={"tracking": tracking})
+        result = project.optimize(budget=120, trials=6)
+        import optuna
+
+        study = optuna.load_study(study_name=result.study["name"], storage=project.studies_uri)
+        params.append([(t.params, t.state.name, t.value) for t in study.trials])
+    assert len(params[0]) == 6
+    assert params[0] == params[1]
+
+
+def test_optimize_needs_a_prove_run_first(tmp_path):
+    project = Project.init(tmp_path / "proj", example="credit-risk")
+    with pytest.raises(ProjectError, match="poc2prod prove"):
+        project.optimize(budget=10)
+
+
+def test_newer_data_whose_column_changed_type_is_one_clear_error(tmp_path):
+    project = _proven(tmp_path / "proj")
+    frame = pd.read_csv(project.root / "german_credit.csv").head(100)
+    frame["credit_amount"] = "unknown"
+    frame.to_csv(project.root / "newer.csv", index=False)
+    spec = (project.root / "poc2prod.yaml").read_text()
+    (project.root / "poc2prod.yaml").write_text(spec + "\nnewer:\n  source: newer.csv\n")
+    with pytest.raises(SchemaError, match="credit_amount"):
+        Project.load(project.root).optimize(budget=15, trials=2)
