@@ -23,6 +23,7 @@ def test_init_then_prove_json(tmp_path):
     assert res.exit_code == 0, res.output
     res = _run("prove", "-C", tmp_path / "credit", "--budget", "30", "--json", "--quiet")
     assert res.exit_code == 0, res.output
+    prove_out = res.stdout
     doc = json.loads(res.stdout)
     assert doc["verdict"] in ("go", "no-go")
     for c in doc["criteria"]:
@@ -43,6 +44,21 @@ def test_init_then_prove_json(tmp_path):
         "random_forest",
         "extra_trees",
         "mlp",
+    }
+
+    res = _run("optimize", "-C", tmp_path / "credit", "--budget", "30", "--trials", "4", "--json", "--quiet")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert set(doc) >= {"baseline", "optimized", "gain", "threshold", "value", "trials", "run_id"}
+    assert set(doc["gain"]) >= {"metric", "value", "low", "high"}
+    assert doc["trials"] == 4 and doc["baseline"]["run_id"] == json.loads(prove_out)["run_id"]
+    # init's placeholder value model (a wrong decision costs 1) still drives the threshold.
+    assert set(doc["value"]) >= {
+        "per_1000_decisions",
+        "per_month",
+        "currency",
+        "approve_everyone",
+        "prove_model",
     }
 
 
@@ -89,6 +105,13 @@ def test_prove_without_a_project(tmp_path):
     res = _run("prove", "-C", tmp_path)
     assert res.exit_code == 1
     assert f"no poc2prod.yaml in {tmp_path}; create one with `poc2prod init" in res.stderr.replace("\n", "")
+
+
+def test_optimize_before_prove_is_one_sentence(tmp_path):
+    assert _run("init", tmp_path / "credit", "--example", "credit-risk").exit_code == 0
+    res = _run("optimize", "-C", tmp_path / "credit", "--budget", "10")
+    assert res.exit_code == 1
+    assert "has no prove run yet; run `poc2prod prove -C" in res.stderr.replace("\n", "")
 
 
 @pytest.mark.parametrize(

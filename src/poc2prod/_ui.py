@@ -153,6 +153,10 @@ def show_optimize(result: OptimizeResult, project: Project, console: Console | N
         c = result.calibration
         losses = ", ".join(f"{k} {v:.4f}" for k, v in c["cv_log_loss"].items())
         out.print(f"  calibration: [bold]{c['method'] or 'none'}[/] (cross-fitted log loss: {losses})")
+        bins = c.get("reliability_holdout") or []
+        if bins:
+            pairs = "  ".join(f"{b['predicted']:.2f}→{b['observed']:.2f}" for b in bins)
+            out.print(f"  [dim]reliability on the holdout (predicted→observed, by decile): {pairs}[/]")
 
     primary = result.primary_metric
     parts = [p for p in ("holdout", "newer") if p in result.optimized]

@@ -134,17 +134,23 @@ def optimize(
 def demo(
     path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
     budget: Annotated[float, typer.Option(help="Seconds for the prove gate.")] = 60,
+    optimize_budget: Annotated[float, typer.Option(help="Seconds for the optimize gate.")] = 90,
 ) -> None:
     """Run the gates end to end on the shipped credit-risk example."""
-    from poc2prod._ui import show_prove
+    from poc2prod._ui import show_optimize, show_prove
     from poc2prod.project import Project
 
     with _errors():
         project = Project.init(path, example="credit-risk", force=True)
         _err().print(f"[green]demo project[/] in {project.root} (German credit, 1,000 applicants)")
+        _err().print("[bold]gate 1: prove[/] — can this data predict default well enough?")
         with _Progress(enabled=True, budget=budget) as progress:
-            result = project.prove(budget=budget, refreeze=True, on_event=progress.event)
-    show_prove(result, project)
+            proved = project.prove(budget=budget, refreeze=True, on_event=progress.event)
+        show_prove(proved, project)
+        _err().print("\n[bold]gate 2: optimize[/] — how good can it get, and what is it worth?")
+        with _Progress(enabled=True, budget=optimize_budget) as progress:
+            optimized = project.optimize(budget=optimize_budget, on_event=progress.event)
+        show_optimize(optimized, project)
 
 
 @app.command()

@@ -463,22 +463,22 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> None:
 
 
 def _families(proved: dict[str, Any], task: str) -> list[str]:
-    """The strongest distinct model families on prove's leaderboard (a booster among them)."""
+    """The strongest distinct model families on prove's leaderboard, plus the best-ranked booster
+    and forest when those are missing: a blend gains most from unlike models, and prove may have
+    ranked a forest low only because the race trained it on a row sample."""
     from poc2prod.learn import get_candidate
 
-    names = []
+    ranked: list[str] = []
     for row in proved.get("leaderboard", []):
-        name = row["model"]
-        if (
-            row.get("status") in ("done", "partial")
-            and name not in ("dummy", "ensemble")
-            and name not in names
-        ):
-            names.append("logistic_regression" if name == "ridge" else name)
-    names = [n for n in names if get_candidate(n).space][:_FAMILIES]
-    if not any(get_candidate(n).early_stopping for n in names):
-        names = [*names[: _FAMILIES - 1], "lightgbm"]
-    return names
+        name = "logistic_regression" if row["model"] == "ridge" else row["model"]
+        usable = row.get("status") in ("done", "partial") and name not in ("dummy", "ensemble")
+        if usable and name not in ranked and get_candidate(name).space:
+            ranked.append(name)
+    chosen = ranked[:_FAMILIES]
+    for kind in (("lightgbm", "xgboost"), ("random_forest", "extra_trees")):
+        if not any(n in kind for n in chosen):
+            chosen.append(next((n for n in ranked if n in kind), kind[0]))
+    return chosen
 
 
 def _choose_features(sel: _Selection, prep: Prepared, lead: str, until: float) -> tuple[FeaturePlan, dict]:

@@ -3,8 +3,8 @@
 The study's first parameter is the model family; each family's own parameters follow (named
 ``family.param``), so one TPE sampler explores every family the gate tunes, and each family's
 proven defaults are enqueued as its first trial. A trial is a full cross-validation: it reports
-its running mean after each fold, and the median pruner stops one that is already worse than the
-median of earlier trials at that fold. Each completed trial's out-of-fold predictions are saved
+its running mean after each fold, and the pruner stops one that is already worse than the
+median of earlier trials of its family at that fold. Each completed trial's out-of-fold predictions are saved
 beside the study, so ensembling can use trials run by any worker, or by an interrupted run.
 
 Several processes (``--workers``) or machines (a PostgreSQL URL) can run one study at the same
@@ -74,9 +74,36 @@ def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: in
         storage=storage,
         direction="maximize" if greater_is_better else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
+        pruner=_family_median_pruner(),
         load_if_exists=True,
     )
+
+
+def _family_median_pruner(n_startup_trials: int = 4):
+    """Median pruning against earlier trials *of the same model family* only: a linear model is
+    not stopped for trailing a booster, since an unlike model is what an ensemble needs most."""
+    import optuna
+
+    class FamilyMedianPruner(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            step = trial.last_step
+            if step is None:
+                return False
+            family = trial.params.get("model")
+            states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+            earlier = [
+                t.intermediate_values[step]
+                for t in study.get_trials(deepcopy=False, states=states)
+                if t.params.get("model") == family and step in t.intermediate_values
+            ]
+            if len(earlier) < n_startup_trials:
+                return False
+            median = float(np.nanmedian(earlier))
+            value = trial.intermediate_values[step]
+            maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+            return value < median if maximize else value > median
+
+    return FamilyMedianPruner()
 
 
 def start_study(study, plan: StudyPlan, setup: RaceSetup) -> None:
