@@ -194,11 +194,36 @@ def _become_subreaper() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _reap_orphans() -> None:
-    """Collect descendants that already exited, so their CPU time joins ours (os.times)."""
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
+def _reap_orphans(grace: float = 15.0) -> None:
+    """Collect the descendants a tool left behind, so their CPU time joins ours (os.times): wait up to
+    ``grace`` seconds for them to exit, then stop the stragglers (a tool's daemons outliving it)."""
+    import signal
+
+    deadline = time.monotonic() + grace
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        left = _children()
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            deadline = float("inf")  # now only wait for the killed to be reaped
+        time.sleep(0.1)
+
+
+def _children() -> list[int]:
+    """Live processes whose parent is this one (orphans reparented here included)."""
+    me, out = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == me and fields[0] != "Z":
+                out.append(int(stat.parent.name))
+    return out
 
 
 def _busy_seconds() -> float:
