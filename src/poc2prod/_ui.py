@@ -147,8 +147,11 @@ def show_optimize(result: OptimizeResult, project: Project, console: Console | N
         out.print(f"  [dim]features: {tested['note']}[/]", highlight=False)
     if result.ensemble:
         e = result.ensemble
-        verdict = "[green]kept[/]" if e["kept"] else "[dim]not kept (the best single model is as good)[/]"
-        out.print(f"  ensemble cv {_fmt(e['cv'])} vs best single {_fmt(e['best_single_cv'])}: {verdict}")
+        verdict = "[green]kept[/]" if e["kept"] else "[dim]not kept (a single model is as good)[/]"
+        out.print(
+            f"  ensemble cv {_fmt(e['cv'])} vs best single {_fmt(e['best_single_nested_cv'])} "
+            f"(both chosen on other folds; the best single's own cv: {_fmt(e['best_single_cv'])}): {verdict}"
+        )
     if result.calibration:
         c = result.calibration
         losses = ", ".join(f"{k} {v:.4f}" for k, v in c["cv_log_loss"].items())
@@ -201,3 +204,30 @@ def show_optimize(result: OptimizeResult, project: Project, console: Console | N
         f"[dim]run {result.run_id} — browse with: mlflow ui --backend-store-uri {project.tracking_uri}[/]",
         highlight=False,
     )
+
+
+def show_models(versions, project: Project, console: Console | None = None) -> None:
+    """The registered versions, newest first, with their holdout metrics; the champion in bold."""
+    import datetime as dt
+
+    out = console or Console()
+    if not versions:
+        out.print(f"nothing deployed yet; run [bold]poc2prod deploy -C {project.root}[/]")
+        return
+    metric = project.spec.primary
+    table = Table(title=f"{project.spec.name}: registered versions", title_justify="left")
+    for col in ("version", "aliases", "deployed", "from", "model", metric, "threshold"):
+        table.add_column(col, justify="right" if col in ("version", metric, "threshold") else "left")
+    for v in versions:
+        when = dt.datetime.fromtimestamp(v.created / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            str(v.version),
+            ", ".join(v.aliases),
+            when,
+            v.tags.get("poc2prod.source_gate", ""),
+            v.tags.get("poc2prod.model", ""),
+            _fmt(v.metrics().get(metric)),
+            _fmt(float(v.tags["poc2prod.threshold"]), 3) if "poc2prod.threshold" in v.tags else "—",
+            style="bold" if v.champion else None,
+        )
+    out.print(table)

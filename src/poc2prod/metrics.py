@@ -87,7 +87,9 @@ def _log_loss(y, p, t):
     from sklearn.metrics import log_loss
 
     if p.ndim == 2:
-        return float(log_loss(y, np.clip(p, 1e-15, 1), labels=np.arange(p.shape[1])))
+        # Rows of a blend or of a fold that missed a class can sum to 1 only up to rounding.
+        q = np.clip(p, 1e-15, 1)
+        return float(log_loss(y, q / q.sum(axis=1, keepdims=True), labels=np.arange(p.shape[1])))
     return float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]))
 
 

@@ -167,3 +167,21 @@ def test_newer_data_whose_column_changed_type_is_one_clear_error(tmp_path):
     (project.root / "poc2prod.yaml").write_text(spec + "\nnewer:\n  source: newer.csv\n")
     with pytest.raises(SchemaError, match="credit_amount"):
         Project.load(project.root).optimize(budget=15, trials=2)
+
+
+@pytest.mark.parametrize("target", ["job", "credit_amount"])
+def test_multiclass_and_regression_run_without_a_threshold(tmp_path, target):
+    from tests.conftest import GERMAN
+
+    data = tmp_path / "german.csv"
+    data.write_bytes(GERMAN.read_bytes())
+    project = Project.init(tmp_path / "proj", data=data, target=target)
+    assert project.spec.task == {"job": "multiclass", "credit_amount": "regression"}[target]
+    project.prove(budget=10)
+    result = project.optimize(budget=30, trials=4)
+    doc = json.loads(json.dumps(result.to_dict()))
+    assert doc["value"] is None and doc["calibration"] is None
+    assert doc["threshold"] == project.spec.threshold
+    metric = doc["primary_metric"]
+    assert doc["gain"]["low"] <= doc["gain"]["value"] <= doc["gain"]["high"]
+    assert doc["optimized"]["holdout"][metric] is not None
