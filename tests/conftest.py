@@ -44,3 +44,23 @@ def write_spec(folder: Path, text: str) -> Path:
     path = folder / "poc2prod.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def deployed(tmp_path_factory):
+    """The shipped credit example, proven with LightGBM only and deployed (version 1, champion)."""
+    from poc2prod import Project
+
+    project = Project.init(tmp_path_factory.mktemp("deployed") / "credit", example="credit-risk")
+    project.prove(budget=15, models=["lightgbm"])
+    project.deploy()
+    return project
+
+
+def german_rows(n: int = 5, start: int = 0) -> list[dict]:
+    """Rows of the German credit data as a client would send them (features only)."""
+    frame = pd.read_csv(GERMAN).drop(columns=["class"]).iloc[start : start + n]
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]

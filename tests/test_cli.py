@@ -194,3 +194,30 @@ def test_ui_serves_the_projects_runs(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the UI's server workers share its process group
         proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_deploy_models_and_score(deployed, tmp_path):
+    res = _run("models", "-C", deployed.root, "--json")
+    assert res.exit_code == 0, res.output
+    versions = json.loads(res.stdout)
+    assert versions[0]["version"] == 1 and "champion" in versions[0]["aliases"]
+
+    import pandas as pd
+
+    frame = pd.read_csv(GERMAN).drop(columns=["class"]).head(30)
+    frame["age_years"] = frame["age_years"].astype(object)
+    frame.loc[3, "age_years"] = "old"  # one broken row keeps its place, with its problem named
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "scored.parquet"
+    res = _run("score", "-C", deployed.root, "--input", tmp_path / "new.csv", "--output", out, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert (doc["rows"], doc["scored"], doc["rejected"]) == (30, 29, 1)
+    assert doc["first_problem"] == "row 3, field 'age_years': expected a number, got text 'old'"
+    scored = pd.read_parquet(out)
+    assert len(scored) == 30 and scored["error"].notna().sum() == 1
+    assert pd.isna(scored.loc[3, "score"]) and 0 < scored.loc[0, "score"] < 1
+
+    res = _run("score", "-C", deployed.root, "--input", tmp_path / "missing.csv", "--output", out)
+    assert res.exit_code == 1 and "missing.csv" in res.stderr

@@ -131,6 +131,128 @@ def optimize(
 
 
 @app.command()
+def deploy(
+    project_dir: ProjectDir = Path("."),
+    version: Annotated[
+        int | None, typer.Option(help="Make this existing version champion (a rollback) instead.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register the optimized (else proven) model as a new version with the champion alias."""
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        result = project.deploy(version=version)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    verb = "registered" if result.action == "registered" else "moved champion to"
+    was = f" (was {result.previous})" if result.previous is not None else ""
+    _err().print(
+        f"[green]{verb}[/] version [bold]{result.version}[/] of {result.name}{was}: {result.model_uri}",
+        highlight=False,
+    )
+    _err().print(f"next: [bold]poc2prod serve -C {project.root}[/]")
+
+
+@app.command()
+def models(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> None:
+    """List the registered versions with their metrics; the champion is marked."""
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        versions = project.models()
+    if as_json:
+        print(json.dumps([v.__dict__ | {"metrics": v.metrics()} for v in versions], indent=2, default=list))
+        return
+    from poc2prod._ui import show_models
+
+    show_models(versions, project)
+
+
+@app.command()
+def serve(
+    project_dir: ProjectDir = Path("."),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it on this machine.")] = (
+        "127.0.0.1"
+    ),
+    workers: Annotated[int, typer.Option(help="Worker processes (model threads are shared out).")] = 1,
+    version: Annotated[int | None, typer.Option(help="Serve this version instead of the champion.")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="POC2PROD_API_KEY", help="Require this key in X-API-Key (or env POC2PROD_API_KEY)."
+        ),
+    ] = None,
+    max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Do not write the prediction log.")] = False,
+) -> None:
+    """Serve the champion over HTTP: /predict, /feedback, /health, /ready, /metrics, /openapi.json."""
+    from poc2prod.project import Project
+    from poc2prod.serve._run import run_server
+
+    with _errors():
+        project = Project.load(project_dir)
+        if workers < 1:
+            raise _usage("--workers must be at least 1")
+        _err().print(
+            f"serving {project.spec.name} on http://{host}:{port} with {workers} worker(s)"
+            f"{' (API key required)' if api_key else ''}; Ctrl-C to stop",
+            highlight=False,
+        )
+        run_server(
+            project,
+            host=host,
+            port=port,
+            workers=workers,
+            version=version,
+            api_key=api_key,
+            max_body=max_body,
+            log=not no_log,
+        )
+
+
+@app.command()
+def score(
+    project_dir: ProjectDir = Path("."),
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="CSV or Parquet file of rows to score.")
+    ] = Path("-"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet (or .csv) file to write.")] = Path(
+        "scored.parquet"
+    ),
+    version: Annotated[
+        int | None, typer.Option(help="Score with this version instead of the champion.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score a file with the champion, with the service's validation and prediction log."""
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        if str(input) == "-":
+            raise _usage("--input is required: the CSV or Parquet file to score")
+        with _Progress(enabled=not as_json, budget=1.0, unit="rows") as progress:
+            result = project.score(input, output, version=version, on_progress=progress.rows)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    _err().print(
+        f"scored [bold]{result.scored:,}[/] of {result.rows:,} rows with version {result.version} "
+        f"in {result.seconds:.1f}s → {result.output}",
+        highlight=False,
+    )
+    if result.rejected:
+        _err().print(
+            f"[yellow]{result.rejected:,} rows rejected[/] (first: {result.first_problem})", highlight=False
+        )
+
+
+@app.command()
 def demo(
     path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
     budget: Annotated[float, typer.Option(help="Seconds for the prove gate.")] = 60,
@@ -208,12 +330,19 @@ class _errors:
         return False
 
 
+def _usage(message: str):
+    from poc2prod.errors import ProjectError
+
+    return ProjectError(message + ".")
+
+
 class _Progress:
     """A live display of a gate's progress on stderr, fed by the gate's events."""
 
-    def __init__(self, enabled: bool, budget: float):
+    def __init__(self, enabled: bool, budget: float, unit: str = "seconds"):
         self.enabled = enabled
         self.budget = budget
+        self.unit = unit
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -224,7 +353,7 @@ class _Progress:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 TimeElapsedColumn(),
-                TextColumn(f"of {self.budget:.0f}s budget"),
+                TextColumn(f"of {self.budget:.0f}s budget" if self.unit == "seconds" else ""),
                 console=self.console,
                 transient=True,
             )
@@ -238,6 +367,13 @@ class _Progress:
     def __exit__(self, *exc: Any) -> None:
         if self.enabled:
             self.progress.stop()
+
+    def rows(self, done: int, total: int) -> None:
+        """Progress of a job counted in rows."""
+        if self.enabled:
+            self.progress.update(
+                self.task, total=total, completed=done, description=f"{done:,} of {total:,} rows"
+            )
 
     def event(self, kind: str, info: dict[str, Any]) -> None:
         if not self.enabled:

@@ -24,8 +24,10 @@ from poc2prod.spec import SPEC_FILE, Spec
 
 if TYPE_CHECKING:
     from poc2prod.data import Schema, Split
-    from poc2prod.gates import OptimizeResult, ProveResult
+    from poc2prod.gates import DeployResult, OptimizeResult, ProveResult
     from poc2prod.learn._race import Event
+    from poc2prod.serve import Predictor, ScoreResult
+    from poc2prod.store._registry import Version
 
 STATE_DIR = ".poc2prod"
 SCHEMA_FILE = "schema.json"
@@ -127,6 +129,47 @@ class Project:
 
         return run_optimize(self, budget=budget, workers=workers, trials=trials, on_event=on_event)
 
+    def deploy(self, version: int | None = None) -> DeployResult:
+        """Register the latest optimized (else proven) model as the new ``champion`` version, or,
+        with ``version``, move ``champion`` to that version (a rollback)."""
+        from poc2prod.gates import run_deploy
+
+        return run_deploy(self, version=version)
+
+    def models(self) -> list[Version]:
+        """Registered versions of this project's model, newest first."""
+        from poc2prod.store._registry import list_versions
+
+        return list_versions(self.tracking_uri, self.spec.name)
+
+    def predictor(self, version: int | None = None) -> Predictor:
+        """The champion (or ``version``) loaded from the registry, ready to validate and score rows."""
+        from poc2prod.serve import Predictor
+        from poc2prod.store._registry import load_bundle
+
+        return Predictor(load_bundle(self.tracking_uri, self.spec.name, version))
+
+    def app(self, version: int | None = None, *, api_key: str | None = None, log: bool = True):
+        """The prediction service as an ASGI app (Starlette), e.g. to mount in your own server."""
+        from poc2prod.serve import ServiceConfig, create_app
+
+        config = ServiceConfig(api_key=api_key, log_folder=str(self.log_folder) if log else None)
+        return create_app(lambda: self.predictor(version), config)
+
+    def score(
+        self, source: str | Path, output: str | Path, *, version: int | None = None, on_progress=None
+    ) -> ScoreResult:
+        """Score every row of ``source`` (CSV or Parquet) into ``output``, logging them like the service."""
+        from poc2prod.serve import score_file
+
+        return score_file(
+            self.predictor(version),
+            Path(source),
+            Path(output),
+            log_folder=self.log_folder,
+            on_progress=on_progress,
+        )
+
     # -- state the gates share ---------------------------------------------------------------
 
     @property
@@ -155,6 +198,11 @@ class Project:
         """Where Optuna studies are stored (a separate SQLite file by default: Optuna and MLflow
         each keep their own schema version table, under the same name)."""
         return self.spec.tracking.studies or f"sqlite:///{(self.state_dir / 'studies.db').resolve()}"
+
+    @property
+    def log_folder(self) -> Path:
+        """Where the prediction and feedback logs are appended."""
+        return self.state_dir / "predictions"
 
     @property
     def artifact_root(self) -> Path:

@@ -1,7 +1,16 @@
 """The gates a use case passes through; each writes one tracked run."""
 
+from poc2prod.gates._deploy import DeployResult, run_deploy
 from poc2prod.gates._optimize import OptimizeResult, run_optimize
 from poc2prod.gates._prove import ProveResult, run_prove
 from poc2prod.gates._verdict import CriterionResult
 
-__all__ = ["CriterionResult", "OptimizeResult", "ProveResult", "run_optimize", "run_prove"]
+__all__ = [
+    "CriterionResult",
+    "DeployResult",
+    "OptimizeResult",
+    "ProveResult",
+    "run_deploy",
+    "run_optimize",
+    "run_prove",
+]

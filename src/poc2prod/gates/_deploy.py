@@ -1,0 +1,173 @@
+"""The deploy gate: the approved model becomes a registered, versioned bundle with the champion alias.
+
+The model comes from the latest optimize run (or, without one, the latest prove run), checked
+against its recorded SHA-256. The bundle adds what serving and monitoring need: the frozen
+schema, the threshold, the value model, the metrics that justified it, and reference statistics
+of the training rows. ``version=K`` moves the champion alias back (or forward) to version K.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from poc2prod.errors import ProjectError
+from poc2prod.gates._prepare import prepare
+from poc2prod.gates._prove import _clean
+from poc2prod.store import RunRecord, Tracker, load_model
+from poc2prod.store._registry import CHAMPION, list_versions, promote, register
+
+if TYPE_CHECKING:
+    from poc2prod.project import Project
+
+_REFERENCE_ROWS = 50_000
+
+
+@dataclass
+class DeployResult:
+    """Which version is champion now, where it came from, and what it was judged on."""
+
+    name: str
+    version: int
+    previous: int | None
+    action: str  # "registered" | "promoted"
+    source_gate: str | None
+    source_run: str | None
+    threshold: float | None
+    metrics: dict[str, float]
+    model_uri: str
+    run_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy; the shape of ``deploy --json``."""
+        return _clean(dataclasses.asdict(self))
+
+
+def run_deploy(project: Project, *, version: int | None = None) -> DeployResult:
+    """Register the best model so far as a new champion version, or make ``version`` champion."""
+    spec = project.spec
+    uri = project.tracking_uri
+    before = [v for v in list_versions(uri, spec.name) if v.champion]
+    previous = before[0].version if before else None
+    if version is not None:
+        v = promote(uri, spec.name, version)
+        return DeployResult(
+            name=spec.name,
+            version=v.version,
+            previous=previous,
+            action="promoted",
+            source_gate=v.tags.get("poc2prod.source_gate"),
+            source_run=v.tags.get("poc2prod.source_run"),
+            threshold=float(v.tags["poc2prod.threshold"]) if "poc2prod.threshold" in v.tags else None,
+            metrics=v.metrics(),
+            model_uri=f"models:/{spec.name}@{CHAMPION}",
+            run_id=v.run_id,
+        )
+
+    gate, source = next(
+        ((g, doc) for g in ("optimize", "prove") if (doc := project.last(g)) is not None), (None, None)
+    )
+    if source is None:
+        raise ProjectError(
+            f"nothing to deploy yet; run `poc2prod prove -C {project.root}` (and optimize) first."
+        )
+    tracker = Tracker(uri, spec.name, project.artifact_root)
+    model = load_model(uri, source["run_id"])
+    prep = prepare(project, notes=[])
+    if gate == "optimize":
+        threshold = float(source["threshold"])
+        holdout = source["optimized"]["holdout"]
+        label = source["optimized"]["model"]
+        uses_dates = bool(source["optimized"]["recipe"]["features"].get("dates")) or any(
+            m["features"].get("dates") for m in source["optimized"]["recipe"].get("members", [])
+        )
+    else:
+        threshold = float(source["threshold"])
+        holdout = source["best"]["holdout"]
+        label = source["best"]["model"]
+        uses_dates = False
+    numeric, categorical = prep.numeric, prep.categorical
+    dates = prep.dates if uses_dates else []
+    X = prep.X_train[[*numeric, *categorical, *dates]]
+    if len(X) > _REFERENCE_ROWS:
+        X = X.iloc[np.sort(np.random.default_rng(0).choice(len(X), _REFERENCE_ROWS, replace=False))]
+    from poc2prod.learn import predict
+    from poc2prod.monitor import reference_stats
+
+    scores = predict(model, X, spec.task, prep.n_classes)
+    reference = reference_stats(X, numeric, categorical, scores if spec.task != "multiclass" else None)
+    settings = {
+        "name": spec.name,
+        "task": spec.task,
+        "numeric": numeric,
+        "categorical": categorical,
+        "dates": dates,
+        "threshold": threshold,
+        "classes": prep.schema.target.classes,
+        "positive_class": prep.schema.target.positive_class,
+        "id_column": spec.columns.id,
+        "value": spec.value.model_dump(),
+        "criteria": [str(c) for c in spec.criteria],
+        "primary_metric": spec.primary,
+        "holdout": holdout,
+        "model": label,
+        "source_gate": gate,
+        "source_run": source["run_id"],
+        "deployed_at": time.time(),
+    }
+    record = RunRecord(
+        gate="deploy",
+        tags={"poc2prod.source_gate": gate, "poc2prod.source_run": source["run_id"]},
+        params={
+            "model": label,
+            "threshold": threshold,
+            "features": len(numeric) + len(categorical) + len(dates),
+        },
+        metrics={f"holdout_{k}": v for k, v in holdout.items() if isinstance(v, int | float)},
+        documents={
+            "bundle.json": settings,
+            "schema.json": prep.schema.model_dump(mode="json"),
+            "reference.json": reference,
+        },
+        model=model,
+    )
+    run_id, sha = tracker.log(record)
+    tags = {
+        "poc2prod.source_gate": gate,
+        "poc2prod.source_run": source["run_id"],
+        "poc2prod.threshold": repr(threshold),
+        "poc2prod.model": label,
+        **{
+            f"poc2prod.holdout.{k}": repr(float(v))
+            for k, v in holdout.items()
+            if isinstance(v, int | float) and np.isfinite(v)
+        },
+    }
+    try:
+        new = register(uri, spec.name, run_id, sha256=sha, tags=tags)
+    except Exception as e:
+        # No half-made deployment: the run without its registry entry is removed.
+        from poc2prod.store._tracking import _client, _first_line
+
+        _client(uri).delete_run(run_id)
+        raise ProjectError(
+            f"the model could not be registered ({_first_line(e)}); nothing was deployed."
+        ) from None
+    result = DeployResult(
+        name=spec.name,
+        version=new,
+        previous=previous,
+        action="registered",
+        source_gate=gate,
+        source_run=source["run_id"],
+        threshold=threshold,
+        metrics={k: float(v) for k, v in holdout.items() if isinstance(v, int | float)},
+        model_uri=f"models:/{spec.name}@{CHAMPION}",
+        run_id=run_id,
+    )
+    project.remember("deploy", result.to_dict())
+    return result

@@ -1,0 +1,156 @@
+"""Batch scoring: a file in, a file of answers out, with the service's validation and log.
+
+Rows that fail validation are not scored: they keep their place in the output with the problem
+in the ``error`` column, so the output lines up with the input row for row.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from poc2prod.errors import DataError
+from poc2prod.serve._predictor import Batch, Predictor, Problem
+from poc2prod.store._predlog import LogWriter
+
+_CHUNK = 50_000
+
+
+@dataclass
+class ScoreResult:
+    """What a batch scoring run did."""
+
+    rows: int
+    scored: int
+    rejected: int
+    first_problem: str | None
+    output: str
+    version: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """A JSON-ready copy."""
+        return dict(self.__dict__)
+
+
+def score_file(
+    predictor: Predictor,
+    source: Path,
+    output: Path,
+    *,
+    log_folder: Path | None,
+    chunk_rows: int = _CHUNK,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ScoreResult:
+    """Score every row of ``source`` (CSV or Parquet) into ``output`` (Parquet, or CSV by suffix)."""
+    from poc2prod.data import load
+    from poc2prod.spec import DataSource
+
+    started = time.monotonic()
+    frame = load(DataSource(source=str(source)), Path.cwd())
+    missing = [f for f in predictor.features if f not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source} has no column {missing[0]!r}, which the model needs"
+            + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + "; add it (empty is fine when unknown)."
+        )
+    log = LogWriter(log_folder, "predictions") if log_folder is not None else None
+    batch_id = f"batch-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+    parts, scored, rejected, first = [], 0, 0, None
+    try:
+        for start in range(0, len(frame), chunk_rows):
+            chunk = frame.iloc[start : start + chunk_rows]
+            rows, errors = _as_numbers(chunk[predictor.features], predictor)
+            batch, more = predictor.validate(rows.astype(object).where(rows.notna(), None).to_dict("records"))
+            errors += more
+            bad = {e.row: e for e in errors}
+            good = [i for i in range(len(chunk)) if i not in bad]
+            answers: list[dict] = []
+            if good:
+                sub = Batch([batch.values[i] for i in good], [batch.flags[i] for i in good])
+                answers = predictor.decide(predictor.score(sub))
+                if log is not None:
+                    log.append(
+                        {
+                            "request_id": batch_id,
+                            "row": int(start + i),
+                            "time": time.time(),
+                            "version": predictor.version,
+                            "inputs": dict(zip(predictor.features, sub.values[k], strict=True)),
+                            **answers[k],
+                            "flags": sub.flags[k],
+                        }
+                        for k, i in enumerate(good)
+                    )
+            out = _answers_frame(chunk, predictor, good, answers, bad)
+            parts.append(out)
+            scored += len(good)
+            rejected += len(bad)
+            if bad and first is None:
+                e = bad[min(bad)]
+                first = f"row {start + e.row}, field {e.field!r}: {e.problem}"
+            if on_progress:
+                on_progress(min(start + chunk_rows, len(frame)), len(frame))
+    finally:
+        if log is not None:
+            log.close()
+    result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() == ".csv":
+        result.to_csv(output, index=False)
+    else:
+        result.to_parquet(output, index=False)
+    return ScoreResult(
+        rows=len(frame),
+        scored=scored,
+        rejected=rejected,
+        first_problem=first,
+        output=str(output),
+        version=predictor.version,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _as_numbers(rows: pd.DataFrame, predictor: Predictor) -> tuple[pd.DataFrame, list[Problem]]:
+    """A file's numeric columns as numbers: a text value where a number belongs is that row's error
+    (the other rows of the column are still scored)."""
+    rows = rows.copy()
+    problems = []
+    for name in predictor.numeric:
+        col = rows[name]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        numbers = pd.to_numeric(col, errors="coerce")
+        for i in np.flatnonzero(col.notna().to_numpy() & numbers.isna().to_numpy()):
+            problems.append(Problem(int(i), name, f"expected a number, got text {str(col.iloc[i])[:40]!r}"))
+        rows[name] = numbers
+    return rows, problems
+
+
+def _answers_frame(
+    chunk: pd.DataFrame, predictor: Predictor, good: list[int], answers: list[dict], bad
+) -> pd.DataFrame:
+    n = len(chunk)
+    out = pd.DataFrame(index=range(n))
+    if predictor.id_column and predictor.id_column in chunk.columns:
+        out[predictor.id_column] = chunk[predictor.id_column].to_numpy()
+    keys = [k for k in (answers[0] if answers else {}) if k != "probabilities"]
+    for k in keys:
+        col = np.full(n, None, dtype=object)
+        col[good] = [a[k] for a in answers]
+        out[k] = col
+    if answers and "probabilities" in answers[0]:
+        for cls in predictor.classes:
+            col = np.full(n, np.nan)
+            col[good] = [a["probabilities"][cls] for a in answers]
+            out[f"p_{cls}"] = col
+    out["error"] = [None if i not in bad else f"field {bad[i].field!r}: {bad[i].problem}" for i in range(n)]
+    return out

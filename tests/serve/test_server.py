@@ -1,0 +1,135 @@
+"""A real server on 127.0.0.1: workers, the prediction log's crash bound (SIGKILL under load),
+a graceful drain on SIGTERM, and readiness after a restart."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from poc2prod.store._predlog import read_log
+from tests.conftest import german_rows
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, project, *args: str):
+        self.port = _free_port()
+        cli = Path(sys.executable).with_name("poc2prod")
+        self.proc = subprocess.Popen(
+            [cli, "serve", "-C", project.root, "--port", str(self.port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if self.get("/ready")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stderr.read().decode())
+            time.sleep(0.2)
+        raise TimeoutError("the server did not become ready")
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers={"content-type": "application/json"})
+            res = conn.getresponse()
+            return res.status, json.loads(res.read() or b"{}")
+        finally:
+            conn.close()
+
+    def stop(self) -> int:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def get(self, path: str):
+        return self.request("GET", path)
+
+    def load(self, stop: threading.Event, answered: list[str]) -> None:
+        body = json.dumps({"rows": german_rows(2)}).encode()
+        while not stop.is_set():
+            try:
+                status, doc = self.request("POST", "/predict", body)
+            except OSError:
+                return  # the server is gone
+            if status == 200:
+                answered.append(doc["request_id"])
+
+
+def _under_load(server: Server, seconds: float, then) -> list[str]:
+    stop, answered = threading.Event(), []
+    threads = [threading.Thread(target=server.load, args=(stop, answered)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    then()
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    return answered
+
+
+def test_two_workers_serve_and_share_metrics(deployed):
+    server = Server(deployed, "--workers", "2")
+    try:
+        answered = _under_load(server, 2.0, lambda: None)
+        assert len(answered) > 50
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        total = sum(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith('poc2prod_requests_total{endpoint="predict",status="200"}')
+        )
+        assert total == len(answered)  # both workers' counts, from the multiprocess collector
+    finally:
+        server.stop()
+
+
+def test_sigkill_under_load_loses_no_answered_prediction(deployed):
+    before = {r["request_id"] for r in read_log(deployed.log_folder)}
+    server = Server(deployed)
+    answered = _under_load(server, 2.0, lambda: os.killpg(server.proc.pid, signal.SIGKILL))
+    server.proc.wait(timeout=30)
+    assert len(answered) > 50
+    logged = {r["request_id"] for r in read_log(deployed.log_folder)} - before
+    assert set(answered) <= logged  # every request that got a 200 was logged first
+
+    again = Server(deployed)  # restarts and is ready on the same log folder
+    try:
+        assert again.get("/ready")[0] == 200
+    finally:
+        again.stop()
+
+
+def test_sigterm_drains_gracefully(deployed):
+    before = {r["request_id"] for r in read_log(deployed.log_folder)}
+    server = Server(deployed)
+    answered = _under_load(server, 1.5, lambda: os.killpg(server.proc.pid, signal.SIGTERM))
+    # uvicorn finishes the requests in flight, shuts down, then re-raises SIGTERM as its exit status.
+    assert server.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    logged = {r["request_id"] for r in read_log(deployed.log_folder)} - before
+    assert answered and set(answered) <= logged
