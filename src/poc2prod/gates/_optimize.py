@@ -160,7 +160,7 @@ def run_optimize(
     )
     plan = StudyPlan.from_attrs(study.user_attrs)
     if plan is None:
-        families = _families(proved, spec.task)
+        families = _families(proved)
         emit("stage", {"name": "testing engineered features"})
         features, tested = _choose_features(sel, prep, families[0], started + budget * _FEATURES_SHARE)
         plan = StudyPlan(tuple(families), features)
@@ -467,7 +467,7 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> None:
             p.wait(timeout=10)
 
 
-def _families(proved: dict[str, Any], task: str) -> list[str]:
+def _families(proved: dict[str, Any]) -> list[str]:
     """The strongest distinct model families on prove's leaderboard, plus the best-ranked booster
     and forest when those are missing: a blend gains most from unlike models, and prove may have
     ranked a forest low only because the race trained it on a row sample."""

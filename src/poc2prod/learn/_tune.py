@@ -175,9 +175,8 @@ def tune(
     def stop_when_done(study, trial) -> None:
         if on_trial is not None:
             on_trial(trial)
-        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         if time.monotonic() > until() - 0.5 or (
-            max_trials is not None and len(study.get_trials(deepcopy=False, states=finished)) >= max_trials
+            max_trials is not None and len(finished_trials(study)) >= max_trials
         ):
             study.stop()
 

@@ -56,7 +56,6 @@ class Predictor:
         self.dates: list[str] = list(s.get("dates") or [])
         self.features = [*self.numeric, *self.categorical, *self.dates]
         self.id_column: str | None = s.get("id_column")
-        self.settings = s
         self.model = bundle.model
         self.threads = threads
         columns = {c["name"]: c for c in bundle.schema["columns"]}
