@@ -69,9 +69,9 @@ def test_tree_explanations_add_up_to_the_score(predictor):
     batch, _ = predictor.validate(german_rows(3))
     reasons, method = predictor.explain(batch, top=len(predictor.features))
     assert method == "tree_shap"
-    contrib = predictor._fast.contributions(predictor._fast.matrix(batch.values), 1)
+    contrib = predictor._fast.contributions(predictor._fast.matrix(batch), 1)
     raw = sum(
-        b.predict(predictor._fast.matrix(batch.values), raw_score=True) for b in predictor._fast.boosters
+        b.booster.predict(predictor._fast.matrix(batch), raw_score=True) for b in predictor._fast.boosters
     )
     raw = raw / len(predictor._fast.boosters)
     bias = raw - contrib.sum(axis=1)
@@ -79,3 +79,25 @@ def test_tree_explanations_add_up_to_the_score(predictor):
     top = reasons[0][0]
     assert set(top) == {"feature", "value", "contribution", "effect"}
     assert abs(top["contribution"]) == np.abs(contrib[0]).max()
+
+
+def test_column_and_field_checks_agree(predictor):
+    rows = german_rows(60)
+    rows[3]["purpose"] = "A499"
+    rows[7]["age_years"] = 130
+    rows[7]["credit_amount"] = -5
+    rows[9]["duration_months"] = None
+    rows[11]["purpose"] = None
+    fast, errors = predictor.validate(rows)  # well-formed: checked a column at a time
+    assert not errors
+    # One faulty row sends the whole request through the field-by-field check.
+    slow, errors = predictor.validate([*rows, {**rows[0], "age_years": "old"}])
+    assert [(e.row, e.field) for e in errors] == [(60, "age_years")]
+    np.testing.assert_array_equal(fast.numbers, slow.numbers[:60])
+    assert fast.texts == [t[:60] for t in slow.texts]
+    assert fast.flags == slow.flags[:60]
+    assert sorted(fast.flags[7]) == [
+        "age_years above the training range (max 75)",
+        "credit_amount below the training range (min 250)",
+    ]
+    np.testing.assert_array_equal(predictor.score(fast), predictor.score(slow.take(range(60))))

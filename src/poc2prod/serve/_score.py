@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from poc2prod.errors import DataError
-from poc2prod.serve._predictor import Batch, Predictor, Problem
-from poc2prod.store._predlog import LogWriter
+from poc2prod.serve._predictor import Predictor, Problem
+from poc2prod.store._predlog import LogWriter, prediction_record
 
 _CHUNK = 50_000
 
@@ -74,21 +74,19 @@ def score_file(
             good = [i for i in range(len(chunk)) if i not in bad]
             answers: list[dict] = []
             if good:
-                sub = Batch([batch.values[i] for i in good], [batch.flags[i] for i in good])
+                sub = batch.take(good)
                 answers = predictor.decide(predictor.score(sub))
                 if log is not None:
-                    log.append(
-                        {
-                            "request_id": batch_id,
-                            "row": int(start + i),
-                            "time": time.time(),
-                            "version": predictor.version,
-                            "inputs": dict(zip(predictor.features, sub.values[k], strict=True)),
-                            **answers[k],
-                            "flags": sub.flags[k],
-                        }
-                        for k, i in enumerate(good)
+                    record = prediction_record(
+                        batch_id,
+                        time.time(),
+                        predictor.version,
+                        sub.inputs(predictor.features),
+                        answers,
+                        sub.flags,
+                        rows=[start + i for i in good],
                     )
+                    log.append([record])
             out = _answers_frame(chunk, predictor, good, answers, bad)
             parts.append(out)
             scored += len(good)
