@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Builds the AutoML anchors that bench/prove_vs_automl.py compares poc2prod against, each in its own
-# virtualenv beside this script and never a dependency of poc2prod:
+# Builds the anchors that the benchmarks compare poc2prod against, each in its own virtualenv beside
+# this script and never a dependency of poc2prod. The AutoML anchors of bench/prove_vs_automl.py:
 #   .venv-flaml      flaml[automl], whose extra pins xgboost<3;
 #   .venv-autogluon  autogluon.tabular[all] on torch 2.13.0 (CPU): its XGBoost model needs xgboost 3.x
 #                    with scikit-learn 1.9, so the two anchors cannot share one venv.
+# The model-serving anchors of bench/serve_speed.py (started by bench/_serve_anchors.py), each with the
+# lightgbm that poc2prod's own venv has, so every server predicts with the same booster code:
+#   .venv-mlflow     mlflow 3.x, whose `mlflow models serve` puts a LightGBM model behind HTTP;
+#   .venv-bentoml    bentoml 1.4.x, whose services batch concurrent requests adaptively.
 # anchors-NAME.lock (a `pip freeze` of the venv the published figures came from) constrains every
 # package, so a rebuild gives that same environment; a venv built without its lock writes one.
 # torch must stay the CPU build cached on these machines (any other version pulls several GB): it is
 # installed first, pinned again with the rest, and checked afterwards.
 # Idempotent: a venv that passes its check is left alone; delete it to rebuild it.
 #
-#   bash bench/setup_anchors.sh
+#   bash bench/setup_anchors.sh                  # all four
+#   bash bench/setup_anchors.sh mlflow bentoml   # just those
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +27,16 @@ assert int(xgboost.__version__.split('.')[0]) < 3, 'xgboost ' + xgboost.__versio
 AUTOGLUON_CHECK="import autogluon.tabular, catboost, fastai, lightgbm, pyarrow, torch, xgboost
 assert torch.__version__.startswith('2.13.0'), 'torch ' + torch.__version__
 assert int(xgboost.__version__.split('.')[0]) >= 3, 'xgboost ' + xgboost.__version__"
+MLFLOW_CHECK="import mlflow, lightgbm"
+BENTOML_CHECK="import bentoml, lightgbm
+assert bentoml.__version__.startswith('1.4'), 'bentoml ' + bentoml.__version__"
+LIGHTGBM=lightgbm==4.7.0  # the version in poc2prod's own .venv
+
+ALL=(flaml autogluon mlflow bentoml)
+WANTED=("${@:-${ALL[@]}}")
+for name in "${WANTED[@]}"; do
+  [[ " ${ALL[*]} " == *" $name "* ]] || { echo "unknown anchor '$name' (known: ${ALL[*]})" >&2; exit 2; }
+done
 
 ready() {  # name, check
   [ -x ".venv-$1/bin/python" ] && ".venv-$1/bin/python" -c "$2" 2>/dev/null
@@ -46,19 +61,30 @@ seal() {  # name, check: fail loudly if the venv is not what the benchmark needs
   echo ".venv-$1 built"
 }
 
-if ready flaml "$FLAML_CHECK"; then
-  echo ".venv-flaml ready"
-else
-  fresh flaml
+build_flaml() {
   add flaml "flaml[automl]==2.8.0" pyarrow
-  seal flaml "$FLAML_CHECK"
-fi
+}
 
-if ready autogluon "$AUTOGLUON_CHECK"; then
-  echo ".venv-autogluon ready"
-else
-  fresh autogluon
+build_autogluon() {
   add autogluon "torch==2.13.0"
   add autogluon "torch==2.13.0" "autogluon.tabular[all]==1.6.3" pyarrow
-  seal autogluon "$AUTOGLUON_CHECK"
-fi
+}
+
+build_mlflow() {
+  add mlflow "mlflow==3.17.2" "$LIGHTGBM" pandas
+}
+
+build_bentoml() {
+  add bentoml "bentoml==1.4.40" "$LIGHTGBM" numpy
+}
+
+for name in "${WANTED[@]}"; do
+  check="${name^^}_CHECK"
+  if ready "$name" "${!check}"; then
+    echo ".venv-$name ready"
+  else
+    fresh "$name"
+    "build_$name"
+    seal "$name" "${!check}"
+  fi
+done

@@ -183,7 +183,7 @@ class _Batcher:
         start = 0
         for batch, request_id, _ in queue:
             n = len(batch)
-            inputs = batch.inputs(p.features)
+            inputs = batch.inputs(p.numeric, p.texts)
             yield prediction_record(
                 request_id, now, p.version, inputs, answers[start : start + n], batch.flags
             )

@@ -84,9 +84,15 @@ class Batch:
         """Row ``i``'s values in feature order (None where missing)."""
         return [None if math.isnan(v) else v for v in self.numbers[i].tolist()] + [c[i] for c in self.texts]
 
-    def inputs(self, features: Sequence[str]) -> dict[str, list[Any]]:
-        """Each feature's values (by name, one per row; a missing number is NaN, written as null)."""
-        return dict(zip(features, [*self.numbers.T.tolist(), *self.texts], strict=True))
+    def inputs(self, numeric: Sequence[str], texts: Sequence[str]) -> dict[str, Any]:
+        """The rows' inputs as the prediction log keeps them: the numeric features' names and their
+        values as one row-major float matrix (orjson writes it several times faster than lists;
+        NaN becomes null), and each text feature's values by name."""
+        return {
+            "numeric": list(numeric),
+            "numbers": np.ascontiguousarray(self.numbers),
+            "texts": dict(zip(texts, self.texts, strict=True)),
+        }
 
 
 class Predictor:
@@ -113,9 +119,9 @@ class Predictor:
         bounds = [(c.get("min"), c.get("max")) for c in self._columns[: len(self.numeric)]]
         self._low = np.array([-largest if lo is None else lo for lo, _ in bounds], dtype=np.float64)
         self._high = np.array([largest if hi is None else hi for _, hi in bounds], dtype=np.float64)
-        self._texts = [*self.categorical, *self.dates]
+        self.texts = [*self.categorical, *self.dates]  # the features sent as text
         self._numeric_of = _getter(self.numeric)
-        self._texts_of = _getter(self._texts) if self._texts else None
+        self.texts_of = _getter(self.texts) if self.texts else None
         self._reference = bundle.reference
         self._fast = LightGBMPath.compile(self.model, self.numeric, self.categorical)
 
@@ -130,7 +136,7 @@ class Predictor:
         category and a number outside the training range are scored and flagged.
         """
         if not isinstance(rows, list) or not rows:
-            empty = Batch.from_rows([], len(self.numeric), len(self._texts), [])
+            empty = Batch.from_rows([], len(self.numeric), len(self.texts), [])
             return empty, [Problem(-1, "rows", "expected a non-empty list of rows (JSON objects)")]
         batch = self._validate_columns(rows)
         return (batch, []) if batch is not None else self._validate_fields(rows)
@@ -139,7 +145,7 @@ class Predictor:
         """The batch, checked a column at a time; None when a row needs checking field by field."""
         try:
             numeric = list(map(self._numeric_of, rows))
-            texts = list(map(self._texts_of, rows)) if self._texts_of else []
+            texts = list(map(self.texts_of, rows)) if self.texts_of else []
         except (KeyError, TypeError):  # a field is missing, or a row is not an object
             return None
         if not set(map(type, itertools.chain.from_iterable(numeric))) <= _NUMBERS:
@@ -214,7 +220,7 @@ class Predictor:
                     if text not in self._known[name]:
                         notes.append(_unseen_note(name, text))
                     out[j] = text
-        return Batch.from_rows(values, n_numeric, len(self._texts), flags), errors
+        return Batch.from_rows(values, n_numeric, len(self.texts), flags), errors
 
     def _range_note(self, col: dict[str, Any], v: float) -> str:
         if col.get("min") is not None and v < col["min"]:
@@ -307,7 +313,7 @@ class Predictor:
                 v[j] = typical[j]
                 variants.append(v)
         scores = self.score(
-            Batch.from_rows(variants, len(self.numeric), len(self._texts), [[] for _ in variants])
+            Batch.from_rows(variants, len(self.numeric), len(self.texts), [[] for _ in variants])
         )
         if scores.ndim == 2:
             scores = scores.max(axis=1)
@@ -318,7 +324,7 @@ class Predictor:
     def example(self) -> Batch:
         """One row of typical training values (each feature's median or most common value)."""
         return Batch.from_rows(
-            [[self._typical(f) for f in self.features]], len(self.numeric), len(self._texts), [[]]
+            [[self._typical(f) for f in self.features]], len(self.numeric), len(self.texts), [[]]
         )
 
     def _typical(self, name: str) -> Any:

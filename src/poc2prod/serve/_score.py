@@ -81,7 +81,7 @@ def score_file(
                         batch_id,
                         time.time(),
                         predictor.version,
-                        sub.inputs(predictor.features),
+                        sub.inputs(predictor.numeric, predictor.texts),
                         answers,
                         sub.flags,
                         rows=[start + i for i in good],

@@ -111,18 +111,22 @@ def prediction_record(
     request_id: str,
     time: float,
     version: int,
-    inputs: dict[str, list[Any]],
+    inputs: dict[str, Any],
     answers: list[dict[str, Any]],
     flags: list[list[str]],
     rows: list[int] | None = None,
 ) -> dict[str, Any]:
-    """One request's line of the prediction log: its inputs by feature, and per row its answer and
-    flags; ``rows`` numbers the rows when they are not 0, 1, ... (a scored file's rows that passed)."""
+    """One request's line of the prediction log.
+
+    ``inputs`` is ``Batch.inputs``: ``numeric`` (names), ``numbers`` (a row per row) and ``texts``
+    (values by name); then per row the answer and the flags. ``rows`` numbers the rows when they
+    are not 0, 1, ... (a scored file's rows that passed validation).
+    """
     record = {
         "request_id": request_id,
         "time": time,
         "version": version,
-        "inputs": inputs,
+        **inputs,
         "answers": answers,
         "flags": flags,
     }
@@ -136,18 +140,20 @@ def _rows_of(record: dict[str, Any]) -> list[dict[str, Any]]:
     if "answers" not in record:
         return [record]
     numbers = record.get("rows") or range(len(record["answers"]))
-    inputs = record["inputs"]
+    names, texts = record["numeric"], record["texts"]
     return [
         {
             "request_id": record["request_id"],
             "row": row,
             "time": record["time"],
             "version": record["version"],
-            "inputs": {name: values[i] for name, values in inputs.items()},
+            "inputs": {**dict(zip(names, values, strict=True)), **{k: v[i] for k, v in texts.items()}},
             **answer,
             "flags": record["flags"][i],
         }
-        for i, (row, answer) in enumerate(zip(numbers, record["answers"], strict=True))
+        for i, (row, values, answer) in enumerate(
+            zip(numbers, record["numbers"], record["answers"], strict=True)
+        )
     ]
 
 
