@@ -145,20 +145,17 @@ def test_health_ready_metrics_and_openapi(predictor, tmp_path):
 def test_scores_added_in_bulk_match_one_observe_each():
     import numpy as np
 
-    from poc2prod.serve._app import _Metrics
+    from poc2prod.serve._app import _add_all, _Metrics
 
     scores = np.random.default_rng(0).random(200)
     scores[:5] = [0.0, 0.05, 0.5, 1.0, 0.95]  # values on bucket bounds land where observe puts them
     bulk, single = _Metrics(CollectorRegistry()), _Metrics(CollectorRegistry())
-    bulk.scored(scores, len(scores), 0)
+    _add_all(bulk.scores, scores)
     for s in scores:
         single.scores.observe(s)
 
     def samples(m):
-        return [
-            (s.name, s.labels, round(s.value, 9))
-            for s in next(iter(m.scores.collect())).samples
-            if not s.name.endswith("_created")
-        ]
+        found = next(iter(m.scores.collect())).samples
+        return [(s.name, s.labels, round(s.value, 9)) for s in found if not s.name.endswith("_created")]
 
     assert samples(bulk) == samples(single)

@@ -1,5 +1,6 @@
-"""A real server on 127.0.0.1: workers, the prediction log's crash bound (SIGKILL under load),
-a graceful drain on SIGTERM, and readiness after a restart."""
+"""A real server on 127.0.0.1: the HTTP contract (validation, auth, size limit, explain, feedback,
+OpenAPI), workers, the prediction log's crash bound (SIGKILL under load), a graceful drain on
+SIGTERM, and readiness after a restart."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if self.get("/ready")[0] == 200:
+                if self.request("GET", "/ready")[0] == 200:
                     return
             except OSError:
                 pass
@@ -50,10 +51,13 @@ class Server:
             time.sleep(0.2)
         raise TimeoutError("the server did not become ready")
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, key: str | None = None
+    ) -> tuple[int, dict]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"content-type": "application/json", **({"x-api-key": key} if key else {})}
         try:
-            conn.request(method, path, body=body, headers={"content-type": "application/json"})
+            conn.request(method, path, body=body, headers=headers)
             res = conn.getresponse()
             return res.status, json.loads(res.read() or b"{}")
         finally:
@@ -89,6 +93,40 @@ def _under_load(server: Server, seconds: float, then) -> list[str]:
     for t in threads:
         t.join()
     return answered
+
+
+def test_the_http_contract_over_a_real_socket(deployed):
+    server = Server(deployed, "--api-key", "k3y", "--max-body", "4000")
+    rows = german_rows(3)
+    try:
+        post = lambda path, doc, key="k3y": server.request("POST", path, json.dumps(doc).encode(), key)  # noqa: E731
+        assert post("/predict", {"rows": rows}, key=None)[0] == 401
+        assert post("/predict", {"rows": rows}, key="wrong")[0] == 401
+        status, doc = post("/predict?explain=true&top=2", {"rows": rows})
+        assert status == 200 and len(doc["predictions"]) == 3
+        assert doc["explained_by"] == "tree_shap" and len(doc["predictions"][0]["reasons"]) == 2
+        bad = [dict(rows[0]), dict(rows[1])]
+        bad[1]["duration_months"] = "long"
+        status, err = post("/predict", {"rows": bad})
+        assert status == 422 and err["problems"][0] == {
+            "row": 1,
+            "field": "duration_months",
+            "problem": "expected a number, got text",
+        }
+        status, err = post("/predict", {"rows": german_rows(30)})
+        assert status == 413 and "4,000 bytes" in err["error"]
+        status, ack = post("/feedback", {"request_id": doc["request_id"], "row": 2, "label": 1})
+        assert (status, ack) == (200, {"accepted": 1})
+        assert any(
+            r["request_id"] == doc["request_id"] and r["row"] == 2
+            for r in read_log(deployed.log_folder, "feedback")
+        )
+        assert server.request("GET", "/predict")[0] == 405
+        assert server.request("GET", "/nowhere")[0] == 404
+        assert "Row" in server.request("GET", "/openapi.json")[1]["components"]["schemas"]
+        assert server.request("GET", "/health")[0] == 200  # liveness needs no key
+    finally:
+        server.stop()
 
 
 def test_two_workers_serve_and_share_metrics(deployed):

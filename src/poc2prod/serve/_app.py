@@ -69,7 +69,15 @@ def _dumps(doc: Any) -> bytes:
 
 
 class _Metrics:
-    def __init__(self, registry):
+    """The Prometheus metrics, fed in bulk.
+
+    Each value a request touches costs a lock and an mmap write in multiprocess mode, some 15 µs a
+    one-row request for its counter, latency and score (measured: 118 -> 97 µs a request without
+    them). So a request only notes what happened, and the notes are added to the metrics in bulk
+    at most ``delay`` seconds later (and before every exposition): a bucket's count at once.
+    """
+
+    def __init__(self, registry, delay: float = 0.1):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         r = registry if registry is not None else CollectorRegistry(auto_describe=True)
@@ -95,43 +103,53 @@ class _Metrics:
             "poc2prod_flagged_fields", "Fields scored but flagged (unseen, out of range)", registry=r
         )
         self.info = Gauge("poc2prod_model_version", "The model version served", ["model"], registry=r)
-        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self.delay = delay
+        self._answers: list[tuple[str, int, float]] = []
+        self._scores: list[np.ndarray] = []
+        self._rows = self._flags = 0
+        self._due = False
 
     def answered(self, endpoint: str, status: int, seconds: float) -> None:
-        """Count an answer and its latency (the labelled children are looked up once)."""
-        pair = self._children.get((endpoint, status))
-        if pair is None:
-            pair = self._children[(endpoint, status)] = (
-                self.requests.labels(endpoint=endpoint, status=str(status)),
-                self.latency.labels(endpoint=endpoint),
-            )
-        pair[0].inc()
-        pair[1].observe(seconds)
+        """Note an answer and its latency."""
+        self._answers.append((endpoint, status, seconds))
+        self._soon()
 
     def scored(self, scores: np.ndarray | None, rows: int, flags: int) -> None:
-        """Count a request's rows and flagged fields, and add its scores to the score histogram."""
-        self.rows.inc(rows)
-        if flags:
-            self.flags.inc(flags)
-        if scores is None:
-            return
-        bounds = getattr(self.scores, "_upper_bounds", None)
-        buckets = getattr(self.scores, "_buckets", None)
-        if len(scores) < 8 or bounds is None or buckets is None:
-            for s in scores:
-                self.scores.observe(s)
-            return
-        # prometheus_client has no bulk observe, and 100 observes cost some 250 µs in multiprocess
-        # mode (a lock and an mmap write each): add each bucket's count once instead (the buckets
-        # hold per-bucket counts; observe adds 1 to the first bound >= the value).
-        counts = np.bincount(np.searchsorted(bounds, scores), minlength=len(bounds))
-        for i in np.flatnonzero(counts):
-            buckets[i].inc(int(counts[i]))
-        self.scores._sum.inc(float(scores.sum()))
+        """Note a request's rows and flagged fields, and its scores for the score histogram."""
+        self._rows += rows
+        self._flags += flags
+        if scores is not None:
+            self._scores.append(scores)
+        self._soon()
+
+    def _soon(self) -> None:
+        if not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_later(self.delay, self.add_notes)
+
+    def add_notes(self) -> None:
+        """Add what was noted to the metrics."""
+        self._due = False
+        answers, self._answers = self._answers, []
+        by_kind: dict[tuple[str, int], list[float]] = {}
+        for endpoint, status, seconds in answers:
+            by_kind.setdefault((endpoint, status), []).append(seconds)
+        for (endpoint, status), seconds in by_kind.items():
+            self.requests.labels(endpoint=endpoint, status=str(status)).inc(len(seconds))
+            _add_all(self.latency.labels(endpoint=endpoint), np.array(seconds))
+        if self._rows:
+            self.rows.inc(self._rows)
+        if self._flags:
+            self.flags.inc(self._flags)
+        self._rows = self._flags = 0
+        if self._scores:
+            scores, self._scores = self._scores, []
+            _add_all(self.scores, np.concatenate(scores))
 
     def exposition(self) -> bytes:
         from prometheus_client import generate_latest
 
+        self.add_notes()
         registry = self.registry
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import CollectorRegistry, multiprocess
@@ -139,6 +157,25 @@ class _Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
+
+
+def _add_all(histogram, values: np.ndarray) -> None:
+    """``histogram.observe`` of every value, at the cost of one update per bucket.
+
+    prometheus_client has no bulk observe; its buckets hold per-bucket counts, and observe adds 1
+    to the first bound >= the value and the value to the sum, which is done here a bucket at a time.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None:  # a prometheus_client that changed inside
+        for v in values:
+            histogram.observe(v)
+        return
+    counts = np.bincount(np.searchsorted(bounds, values), minlength=len(bounds))
+    for i in np.flatnonzero(counts):
+        buckets[i].inc(int(counts[i]))
+    total.inc(float(values.sum()))
 
 
 class _Batcher:
@@ -236,6 +273,7 @@ class _Service:
         self.predictor = predictor
 
     async def shutdown(self) -> None:
+        self.metrics.add_notes()
         for log in self.logs.values():
             log.close()
 
