@@ -174,3 +174,20 @@ def test_sigterm_drains_gracefully(deployed):
     assert server.proc.wait(timeout=30) in (0, -signal.SIGTERM)
     logged = {r["request_id"] for r in read_log(deployed.log_folder)} - before
     assert answered and set(answered) <= logged
+
+
+def test_a_rollback_is_what_the_restarted_server_serves(deployed):
+    before = deployed.deploy().version  # a new champion version
+    server = Server(deployed)
+    try:
+        assert server.get("/ready")[1]["version"] == before
+    finally:
+        server.stop()
+    deployed.deploy(version=before - 1)  # roll back: champion -> the previous version
+    server = Server(deployed)
+    try:
+        assert server.get("/ready")[1]["version"] == before - 1
+        status, doc = server.request("POST", "/predict", json.dumps({"rows": german_rows(1)}).encode())
+        assert status == 200 and doc["version"] == before - 1
+    finally:
+        server.stop()

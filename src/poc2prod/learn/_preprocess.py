@@ -52,8 +52,10 @@ class NativeCategories(TransformerMixin, BaseEstimator):
         out = {}
         for c in self.feature_names_in_:
             if c in self.dtypes_:
-                s = X[c]
-                out[c] = s.where(s.isna(), s.astype(str)).astype(self.dtypes_[c])
+                dtype = self.dtypes_[c]
+                text = X[c].where(X[c].isna(), X[c].astype(str))
+                # Unseen categories become missing here: pandas deprecates casting them silently.
+                out[c] = text.where(text.isin(dtype.categories)).astype(dtype)
             else:
                 out[c] = _finite(pd.to_numeric(X[c], errors="coerce"))
         return pd.DataFrame(out, index=X.index)
