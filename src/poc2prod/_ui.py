@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from poc2prod.gates import OptimizeResult, ProveResult
+    from poc2prod.gates import MonitorResult, OptimizeResult, ProveResult
     from poc2prod.learn import CandidateResult
     from poc2prod.project import Project
 
@@ -231,3 +231,50 @@ def show_models(versions, project: Project, console: Console | None = None) -> N
             style="bold" if v.champion else None,
         )
     out.print(table)
+
+
+def show_monitor(result: MonitorResult, project: Project, console: Console | None = None) -> None:
+    """The windows (oldest first), the latest window's drift per feature, and the alerts."""
+    import datetime as dt
+
+    out = console or Console()
+    primary = project.spec.primary
+    table = Table(title=f"{result.name}: windows of {result.window}", title_justify="left")
+    for col in ("ends (UTC)", "rows", "labelled", "score PSI", "flagged", primary, "value / 1,000"):
+        table.add_column(col, justify="left" if col == "ends (UTC)" else "right")
+    for w in result.windows:
+        value = (w.value or {}).get("per_1000_decisions")
+        table.add_row(
+            dt.datetime.fromtimestamp(w.end, dt.UTC).strftime("%m-%d %H:%M"),
+            f"{w.rows:,}",
+            f"{w.labelled:,}",
+            _fmt((w.score_drift or {}).get("psi"), 3),
+            f"{w.flagged_share:.1%}",
+            _fmt(w.metrics.get(primary)),
+            _money(value, result.currency),
+        )
+    out.print(table)
+    if result.promised_per_decision is not None:
+        out.print(
+            f"promised by optimize: {_money(1000 * result.promised_per_decision, result.currency)} per 1,000"
+        )
+    latest = result.windows[-1]
+    drift = Table(title="latest window: drift against the training reference", title_justify="left")
+    for col in ("feature", "PSI", "test", "p-value", "missing", "missing in training"):
+        drift.add_column(col, justify="left" if col in ("feature", "test") else "right")
+    limit = project.spec.monitoring.psi_alert
+    for d in sorted(latest.drift, key=lambda d: -(d["psi"] if d["psi"] == d["psi"] else 0)):
+        drift.add_row(
+            d["feature"],
+            _fmt(d["psi"], 3),
+            d["test"],
+            f"{d['p_value']:.2g}",
+            f"{d['missing_rate']:.1%}",
+            f"{d['reference_missing_rate']:.1%}",
+            style="bold red" if d["psi"] == d["psi"] and d["psi"] > limit else None,
+        )
+    out.print(drift)
+    for a in result.alerts:
+        out.print(f"[bold red]alert[/]: {a}", highlight=False)
+    if not result.alerts:
+        out.print("[green]no alerts[/] on the latest window")

@@ -173,6 +173,33 @@ def models(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> No
 
 
 @app.command()
+def monitor(
+    project_dir: ProjectDir = Path("."),
+    window: Annotated[
+        str | None, typer.Option(help="Window length such as 12h, 7d or 2w (default: the spec's).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drift, flagged rows, performance with late labels and value realised, per time window.
+
+    Exits with status 3 when the latest window raises an alert, so that a scheduler notices.
+    """
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        result = project.monitor(window)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        from poc2prod._ui import show_monitor
+
+        show_monitor(result, project)
+    if result.alerts:
+        raise typer.Exit(3)
+
+
+@app.command()
 def serve(
     project_dir: ProjectDir = Path("."),
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

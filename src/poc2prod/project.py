@@ -24,7 +24,7 @@ from poc2prod.spec import SPEC_FILE, Spec
 
 if TYPE_CHECKING:
     from poc2prod.data import Schema, Split
-    from poc2prod.gates import DeployResult, OptimizeResult, ProveResult
+    from poc2prod.gates import DeployResult, MonitorResult, OptimizeResult, ProveResult
     from poc2prod.learn._race import Event
     from poc2prod.serve import Predictor, ScoreResult
     from poc2prod.store._registry import Version
@@ -141,6 +141,13 @@ class Project:
         from poc2prod.store._registry import list_versions
 
         return list_versions(self.tracking_uri, self.spec.name)
+
+    def monitor(self, window: str | None = None) -> MonitorResult:
+        """Drift, flagged rows, performance and value realised per time window of the prediction
+        log (``window`` such as ``"7d"``; the spec's ``monitoring.window`` by default)."""
+        from poc2prod.gates._monitor import run_monitor
+
+        return run_monitor(self, window=window)
 
     def predictor(self, version: int | None = None) -> Predictor:
         """The champion (or ``version``) loaded from the registry, ready to validate and score rows."""

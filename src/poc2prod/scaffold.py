@@ -167,6 +167,14 @@ def render_spec(
         "budget:               # seconds",
         "  prove: 60",
         "  optimize: 300",
+        "",
+        "# What `poc2prod monitor` measures per window of served predictions, and when it alerts.",
+        "monitoring:",
+        "  window: 1d           # 30m, 12h, 1d, 2w",
+        "  psi_alert: 0.2       # a feature's population stability index above this",
+        "  score_psi_alert: 0.2 # the same for the model's scores",
+        "  flagged_alert: 0.05  # share of rows with unseen categories or out-of-range numbers",
+        "  min_labels: 100      # labelled rows a window needs before the criteria are judged on it",
     ]
     return "\n".join(lines) + "\n"
 

@@ -156,6 +156,18 @@ class Tracking(_Model):
     )
 
 
+class Monitoring(_Model):
+    """How the monitor gate cuts time and when it raises an alert."""
+
+    window: str = Field("1d", pattern=r"^\d+(\.\d+)?[mhdw]$", description="window length: 30m, 12h, 1d, 2w")
+    psi_alert: float = Field(0.2, gt=0, description="alert when a feature's PSI exceeds this")
+    score_psi_alert: float = Field(
+        0.2, gt=0, description="alert when the score distribution's PSI exceeds this"
+    )
+    flagged_alert: float = Field(0.05, ge=0, le=1, description="alert when this share of rows is flagged")
+    min_labels: int = Field(100, ge=1, description="labelled rows a window needs before its criteria count")
+
+
 class Spec(_Model):
     """The whole of ``poc2prod.yaml``."""
 
@@ -175,6 +187,7 @@ class Spec(_Model):
     split: Split = Field(default_factory=Split)
     budget: Budget = Field(default_factory=Budget)
     tracking: Tracking = Field(default_factory=Tracking)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     @_model_validator(mode="after")
     def _consistent(self) -> Spec:

@@ -163,6 +163,8 @@ def _first_line(e: Exception) -> str:
 
 
 def _mlflow():
+    # A progress bar per downloaded artifact would fill a user's terminal with noise.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     # MLflow logs its database migrations at INFO on first use; a user needs none of that.

@@ -1,0 +1,204 @@
+"""The monitor gate: is the served model still right, and what has it earned?
+
+It reads the prediction log and the late labels, cuts them into time windows that end at the
+latest logged row, and for each window measures drift of every feature and of the scores against
+the serving version's training reference, the share of flagged rows, and, where labels arrived,
+the success criteria's metrics and the money the decisions made (the value model applied to the
+labelled outcomes) next to what the optimize gate promised. Alerts come from the spec's
+``monitoring`` thresholds and concern the latest window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from poc2prod.errors import ProjectError
+
+if TYPE_CHECKING:
+    from poc2prod.project import Project
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def window_seconds(text: str) -> float:
+    """``"7d"`` -> 604800.0; minutes (m), hours (h), days (d) and weeks (w)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([mhdw])", text.strip())
+    if not m or float(m.group(1)) <= 0:
+        raise ProjectError(f"window {text!r} is not a length such as 30m, 12h, 7d or 2w")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+@dataclass
+class Window:
+    """One time window of served predictions."""
+
+    start: float
+    end: float
+    rows: int
+    requests: int
+    versions: list[int]
+    flagged_share: float
+    drift: list[dict[str, Any]]
+    score_drift: dict[str, Any] | None
+    labelled: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    value: dict[str, Any] | None = None
+
+
+@dataclass
+class MonitorResult:
+    """Windows oldest first, the alerts on the latest one, and what they were measured against."""
+
+    name: str
+    window: str
+    rows: int
+    labelled: int
+    windows: list[Window]
+    alerts: list[str]
+    promised_per_decision: float | None
+    currency: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy; the shape of ``monitor --json``."""
+        from poc2prod.gates._prove import _clean
+
+        return _clean(dataclasses.asdict(self))
+
+
+def run_monitor(project: Project, *, window: str | None = None) -> MonitorResult:
+    """Drift, flagged rows, performance and value realised per window of the prediction log."""
+    from poc2prod.monitor._log import read_feedback, read_predictions
+    from poc2prod.store._registry import load_bundle
+
+    spec, settings = project.spec, project.spec.monitoring
+    width = window_seconds(window or settings.window)
+    frame = read_predictions(project.log_folder)
+    if frame.empty:
+        raise ProjectError(
+            f"nothing has been logged yet; serve the model (poc2prod serve -C {project.root}) "
+            "or score a file (poc2prod score) first."
+        )
+    labels = read_feedback(project.log_folder)
+    frame = frame.merge(labels[["request_id", "row", "label"]], on=["request_id", "row"], how="left")
+    bundles = {v: load_bundle(project.tracking_uri, spec.name, int(v)) for v in frame["version"].unique()}
+    latest = float(frame["time"].max())
+    frame["window"] = np.floor((latest - frame["time"].to_numpy()) / width).astype(int)
+    optimize = project.last("optimize") or {}
+    promised = (optimize.get("value") or {}).get("per_decision")
+    windows = [
+        _window(part, bundles, spec, latest - (k + 1) * width, latest - k * width)
+        for k, part in sorted(frame.groupby("window"), key=lambda kv: -kv[0])
+    ]
+    result = MonitorResult(
+        name=spec.name,
+        window=window or settings.window,
+        rows=len(frame),
+        labelled=int(frame["label"].notna().sum()),
+        windows=windows,
+        alerts=_alerts(windows[-1], spec),
+        promised_per_decision=promised,
+        currency=spec.value.currency,
+    )
+    project.remember("monitor", result.to_dict())
+    return result
+
+
+def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -> Window:
+    from poc2prod.monitor._drift import feature_drift
+
+    version = int(part["version"].mode().iloc[0])  # the reference of the version most rows came from
+    bundle = bundles[version]
+    reference = bundle.reference
+    features = [f for f in reference.get("features", {}) if f in part.columns]
+    drift = [feature_drift(f, reference["features"][f], part[f].to_numpy()).to_dict() for f in features]
+    score_drift = None
+    if "score" in part.columns and "score" in reference:
+        score_drift = feature_drift("score", reference["score"], part["score"].to_numpy()).to_dict()
+    labelled = part[part["label"].notna()]
+    out = Window(
+        start=start,
+        end=end,
+        rows=len(part),
+        requests=int(part["request_id"].nunique()),
+        versions=sorted(int(v) for v in part["version"].unique()),
+        flagged_share=float((part["flags"] > 0).mean()),
+        drift=drift,
+        score_drift=score_drift,
+        labelled=len(labelled),
+    )
+    if len(labelled):
+        out.metrics, out.value = _performance(labelled, bundle.settings, spec)
+    return out
+
+
+def _performance(labelled: pd.DataFrame, settings: dict, spec) -> tuple[dict[str, float], dict | None]:
+    """The criteria's metrics on the labelled rows and, for a binary task, the money their
+    decisions made under the value model."""
+    from poc2prod.metrics import compute, default_metrics
+    from poc2prod.spec import ValueModel
+    from poc2prod.value import Value, outcomes
+
+    names = list(dict.fromkeys([*(c.metric for c in spec.criteria), spec.primary]))
+    task = settings["task"]
+    if task == "binary":
+        positive = settings.get("positive_class", settings["classes"][-1])
+        y = (labelled["label"].astype(str) == str(positive)).to_numpy().astype(int)
+        scores = labelled["score"].to_numpy(dtype=float)
+        metrics = _safe(compute, task, names or default_metrics(task)[:1], y, scores, settings["threshold"])
+        vm = ValueModel(**settings["value"])
+        counts = outcomes(y, labelled["positive"].to_numpy(dtype=float), 0.5)
+        money = sum(n * getattr(vm, k) for k, n in counts.items())
+        value = {
+            "outcomes": counts,
+            "total": money,
+            **Value(money / len(y), vm.currency, vm.decisions_per_month).to_dict(),
+        }
+        return metrics, value
+    if task == "regression":
+        y = labelled["label"].to_numpy(dtype=float)
+        return _safe(compute, task, names, y, labelled["prediction"].to_numpy(dtype=float)), None
+    return {}, None  # multiclass: the log keeps per-class probabilities; their metrics come later
+
+
+def _safe(compute, task, names, y, p, threshold: float = 0.5) -> dict[str, float]:
+    """Metrics that a window's labels can support (one class only: no AUC) are left out."""
+    out = {}
+    for name in names:
+        try:
+            value = compute(task, [name], y, p, threshold)[name]
+        except ValueError:
+            continue
+        if value == value:
+            out[name] = float(value)
+    return out
+
+
+def _alerts(latest: Window, spec) -> list[str]:
+    m = spec.monitoring
+    alerts = [
+        f"{d['feature']} drifted: PSI {d['psi']:.2f} > {m.psi_alert:g}"
+        for d in latest.drift
+        if d["psi"] == d["psi"] and d["psi"] > m.psi_alert
+    ]
+    s = latest.score_drift
+    if s and s["psi"] == s["psi"] and s["psi"] > m.score_psi_alert:
+        alerts.append(f"the scores drifted: PSI {s['psi']:.2f} > {m.score_psi_alert:g}")
+    if latest.flagged_share > m.flagged_alert:
+        alerts.append(
+            f"{latest.flagged_share:.0%} of rows were flagged (unseen categories or values outside the "
+            f"training range) > {m.flagged_alert:.0%}"
+        )
+    if latest.labelled >= m.min_labels:
+        for c in spec.criteria:
+            value = latest.metrics.get(c.metric)
+            if value is not None and not c.passed(value):
+                alerts.append(
+                    f"{c.metric} is {value:.3f} on {latest.labelled} labelled rows: criterion {c} fails"
+                )
+    return alerts

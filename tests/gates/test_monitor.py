@@ -1,0 +1,97 @@
+"""The monitor gate on a served model's log: drift found or not, performance with late labels, the
+value realised, alerts and the CLI's exit status."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from poc2prod.cli import app
+from poc2prod.errors import ProjectError
+from poc2prod.gates._monitor import window_seconds
+from poc2prod.monitor._log import read_predictions
+from poc2prod.store._predlog import LogWriter
+from tests.conftest import GERMAN
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A deployed credit project whose log holds 400 scored German rows with their late labels."""
+    from poc2prod import Project
+
+    root = tmp_path_factory.mktemp("monitor")
+    project = Project.init(root / "credit", example="credit-risk")
+    project.prove(budget=15, models=["lightgbm"])
+    project.deploy()
+    frame = pd.read_csv(GERMAN)
+    frame.iloc[:400].drop(columns=["class"]).to_csv(root / "first.csv", index=False)
+    project.score(root / "first.csv", root / "first.parquet")
+    logged = read_predictions(project.log_folder)
+    feedback = LogWriter(project.log_folder, "feedback")
+    feedback.append(
+        {"request_id": r, "row": int(i), "label": int(frame["class"].iloc[i]), "time": 0.0}
+        for r, i in zip(logged["request_id"], logged["row"], strict=True)
+    )
+    feedback.close()
+    return project, frame
+
+
+def test_window_lengths():
+    assert window_seconds("7d") == 7 * 86400 and window_seconds("30m") == 1800
+    with pytest.raises(ProjectError, match="such as 30m"):
+        window_seconds("a week")
+
+
+def test_no_log_is_one_clear_sentence(tmp_path):
+    from poc2prod import Project
+
+    project = Project.init(tmp_path / "empty", example="credit-risk")
+    with pytest.raises(ProjectError, match="nothing has been logged yet"):
+        project.monitor()
+
+
+def test_unchanged_traffic_raises_no_drift_and_prices_the_decisions(served):
+    project, frame = served
+    result = project.monitor("1d")
+    latest = result.windows[-1]
+    assert result.rows == 400 and latest.labelled == 400
+    assert all(d["psi"] < 0.2 for d in latest.drift), [d for d in latest.drift if d["psi"] >= 0.2]
+    assert not [a for a in result.alerts if "drifted" in a]
+    assert 0.6 < latest.metrics["roc_auc"] <= 1.0
+    # The value realised, by hand: the value model's money for each labelled outcome.
+    logged = read_predictions(project.log_folder).sort_values("row")
+    y = frame["class"].iloc[:400].to_numpy() == 2
+    flag = logged["positive"].to_numpy(dtype=bool)
+    vm = project.spec.value
+    money = (
+        (flag & y).sum() * vm.true_positive
+        + (flag & ~y).sum() * vm.false_positive
+        + (~flag & y).sum() * vm.false_negative
+        + (~flag & ~y).sum() * vm.true_negative
+    )
+    assert latest.value["total"] == pytest.approx(money)
+    assert latest.value["per_1000_decisions"] == pytest.approx(1000 * money / 400)
+
+
+def test_a_shifted_slice_is_an_alert_and_exit_status_3(served, tmp_path):
+    project, frame = served
+    shifted = frame.iloc[400:800].drop(columns=["class"]).copy()
+    shifted["age_years"] = shifted["age_years"] + 25  # an older population than training saw
+    shifted["purpose"] = "A41"
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    project.score(tmp_path / "shifted.csv", tmp_path / "shifted.parquet")
+    res = CliRunner().invoke(app, ["monitor", "-C", str(project.root), "--json"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert any(a.startswith("age_years drifted") for a in doc["alerts"])
+    assert any(a.startswith("purpose drifted") for a in doc["alerts"])
+    drift = {d["feature"]: d for d in doc["windows"][-1]["drift"]}
+    assert drift["age_years"]["p_value"] < 1e-6
+    assert drift["duration_months"]["psi"] < 0.2  # what did not move is not flagged
+    assert np.isfinite(doc["windows"][-1]["score_drift"]["psi"])
