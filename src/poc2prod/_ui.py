@@ -278,3 +278,11 @@ def show_monitor(result: MonitorResult, project: Project, console: Console | Non
         out.print(f"[bold red]alert[/]: {a}", highlight=False)
     if not result.alerts:
         out.print("[green]no alerts[/] on the latest window")
+    elif result.webhook:
+        hook = result.webhook
+        out.print(
+            f"[yellow]{hook['error']}[/]; the alerts are above"
+            if hook.get("error")
+            else f"alerts posted to {hook['url']}",
+            highlight=False,
+        )

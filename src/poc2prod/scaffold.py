@@ -175,6 +175,7 @@ def render_spec(
         "  score_psi_alert: 0.2 # the same for the model's scores",
         "  flagged_alert: 0.05  # share of rows with unseen categories or out-of-range numbers",
         "  min_labels: 100      # labelled rows a window needs before the criteria are judged on it",
+        "  webhook: null        # a URL that receives the alerts as JSON, e.g. a chat or pager hook",
     ]
     return "\n".join(lines) + "\n"
 

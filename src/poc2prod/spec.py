@@ -166,6 +166,9 @@ class Monitoring(_Model):
     )
     flagged_alert: float = Field(0.05, ge=0, le=1, description="alert when this share of rows is flagged")
     min_labels: int = Field(100, ge=1, description="labelled rows a window needs before its criteria count")
+    webhook: str | None = Field(
+        None, pattern=r"^https?://", description="URL that receives the alerts as JSON (POST), if any"
+    )
 
 
 class Spec(_Model):

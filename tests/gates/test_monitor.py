@@ -95,3 +95,38 @@ def test_a_shifted_slice_is_an_alert_and_exit_status_3(served, tmp_path):
     assert drift["age_years"]["p_value"] < 1e-6
     assert drift["duration_months"]["psi"] < 0.2  # what did not move is not flagged
     assert np.isfinite(doc["windows"][-1]["score_drift"]["psi"])
+
+
+def test_alerts_reach_the_webhook_and_a_dead_one_is_only_reported(served):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    project, _ = served
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    spec = project.spec
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    # any movement at all is an alert here
+    settings = spec.monitoring.model_copy(update={"psi_alert": 0.0001, "webhook": url})
+    project.spec = spec.model_copy(update={"monitoring": settings})
+    try:
+        result = project.monitor("1d")
+        assert result.alerts and result.webhook == {"url": url, "status": 204}
+        assert received == [{"project": spec.name, "alerts": result.alerts}]
+        server.shutdown()
+        server.server_close()
+        result = project.monitor("1d")  # the hook is gone: reported, and the alerts still stand
+        assert result.alerts and "could not be reached" in result.webhook["error"]
+    finally:
+        project.spec = spec

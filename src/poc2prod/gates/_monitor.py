@@ -63,6 +63,7 @@ class MonitorResult:
     alerts: list[str]
     promised_per_decision: float | None
     currency: str
+    webhook: dict[str, Any] | None = None  # where the alerts were posted, and how that went
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy; the shape of ``monitor --json``."""
@@ -105,8 +106,28 @@ def run_monitor(project: Project, *, window: str | None = None) -> MonitorResult
         promised_per_decision=promised,
         currency=spec.value.currency,
     )
+    if result.alerts and settings.webhook:
+        result.webhook = _post(settings.webhook, {"project": spec.name, "alerts": result.alerts})
     project.remember("monitor", result.to_dict())
     return result
+
+
+def _post(url: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """POST ``doc`` as JSON; a webhook that fails is reported, never fatal (the alerts still stand)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        url, data=json.dumps(doc).encode(), headers={"content-type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return {"url": url, "status": res.status}
+    except urllib.error.HTTPError as e:
+        return {"url": url, "status": e.code, "error": f"the webhook answered {e.code} {e.reason}"}
+    except (OSError, ValueError) as e:
+        return {"url": url, "status": None, "error": f"the webhook could not be reached ({e})"}
 
 
 def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -> Window:
