@@ -200,6 +200,39 @@ def monitor(
 
 
 @app.command()
+def retrain(
+    project_dir: ProjectDir = Path("."),
+    data: Annotated[Path, typer.Option("--data", "-d", help="Newer labelled rows (CSV or Parquet).")] = ...,
+    window: Annotated[
+        float, typer.Option(help="Share of the newest rows kept aside to compare the two models on.")
+    ] = 0.3,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fit a challenger on newer data and promote it only if it beats the champion beyond noise."""
+    from poc2prod.project import Project
+
+    with _errors():
+        project = Project.load(project_dir)
+        result = project.retrain(data, window=window)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    lo, hi = result.difference_interval
+    _err().print(
+        f"{result.metric} on the {result.window_rows:,} newest rows: champion (version "
+        f"{result.champion_version}) {result.champion:.4f}, challenger {result.challenger:.4f} "
+        f"(difference {lo:+.4f} to {hi:+.4f})",
+        highlight=False,
+    )
+    if result.decision == "promoted":
+        _err().print(
+            f"[green]promoted[/]: version [bold]{result.new_version}[/] is champion", highlight=False
+        )
+    else:
+        _err().print(f"[yellow]kept[/] the champion: {result.reason}", highlight=False)
+
+
+@app.command()
 def serve(
     project_dir: ProjectDir = Path("."),
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

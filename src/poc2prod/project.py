@@ -24,7 +24,7 @@ from poc2prod.spec import SPEC_FILE, Spec
 
 if TYPE_CHECKING:
     from poc2prod.data import Schema, Split
-    from poc2prod.gates import DeployResult, MonitorResult, OptimizeResult, ProveResult
+    from poc2prod.gates import DeployResult, MonitorResult, OptimizeResult, ProveResult, RetrainResult
     from poc2prod.learn._race import Event
     from poc2prod.serve import Predictor, ScoreResult
     from poc2prod.store._registry import Version
@@ -148,6 +148,13 @@ class Project:
         from poc2prod.gates._monitor import run_monitor
 
         return run_monitor(self, window=window)
+
+    def retrain(self, data: str | Path, *, window: float = 0.3) -> RetrainResult:
+        """Fit a challenger with the champion's recipe on ``data`` (newer labelled rows) and make it
+        champion only if it beats the champion beyond noise on the most recent ``window`` share."""
+        from poc2prod.gates._retrain import run_retrain
+
+        return run_retrain(self, data, window=window)
 
     def predictor(self, version: int | None = None) -> Predictor:
         """The champion (or ``version``) loaded from the registry, ready to validate and score rows."""

@@ -47,8 +47,14 @@ class DeployResult:
         return _clean(dataclasses.asdict(self))
 
 
-def run_deploy(project: Project, *, version: int | None = None) -> DeployResult:
-    """Register the best model so far as a new champion version, or make ``version`` champion."""
+def run_deploy(
+    project: Project, *, version: int | None = None, source_gate: str | None = None
+) -> DeployResult:
+    """Register the best model so far as a new champion version, or make ``version`` champion.
+
+    ``source_gate`` names the gate whose latest model to register (the retrain gate's promoted
+    challenger); by default the latest optimize run's, else prove's.
+    """
     spec = project.spec
     uri = project.tracking_uri
     before = [v for v in list_versions(uri, spec.name) if v.champion]
@@ -68,9 +74,8 @@ def run_deploy(project: Project, *, version: int | None = None) -> DeployResult:
             run_id=v.run_id,
         )
 
-    gate, source = next(
-        ((g, doc) for g in ("optimize", "prove") if (doc := project.last(g)) is not None), (None, None)
-    )
+    gates = (source_gate,) if source_gate else ("optimize", "prove")
+    gate, source = next(((g, doc) for g in gates if (doc := project.last(g)) is not None), (None, None))
     if source is None:
         raise ProjectError(
             f"nothing to deploy yet; run `poc2prod prove -C {project.root}` (and optimize) first."
@@ -82,9 +87,12 @@ def run_deploy(project: Project, *, version: int | None = None) -> DeployResult:
         threshold = float(source["threshold"])
         holdout = source["optimized"]["holdout"]
         label = source["optimized"]["model"]
-        uses_dates = bool(source["optimized"]["recipe"]["features"].get("dates")) or any(
-            m["features"].get("dates") for m in source["optimized"]["recipe"].get("members", [])
-        )
+        uses_dates = _uses_dates(source["optimized"]["recipe"])
+    elif gate == "retrain":
+        threshold = float(source["threshold"])
+        holdout = source["holdout"]
+        label = source["model"]
+        uses_dates = _uses_dates(source["recipe"])
     else:
         threshold = float(source["threshold"])
         holdout = source["best"]["holdout"]
@@ -171,3 +179,10 @@ def run_deploy(project: Project, *, version: int | None = None) -> DeployResult:
     )
     project.remember("deploy", result.to_dict())
     return result
+
+
+def _uses_dates(recipe: dict[str, Any]) -> bool:
+    """Whether a recipe (or one of its members) turns date columns into features."""
+    return bool(recipe["features"].get("dates")) or any(
+        m["features"].get("dates") for m in recipe.get("members", [])
+    )
