@@ -201,7 +201,8 @@ def test_deploy_models_and_score(deployed, tmp_path):
     res = _run("models", "-C", deployed.root, "--json")
     assert res.exit_code == 0, res.output
     versions = json.loads(res.stdout)
-    assert versions[0]["version"] == 1 and "champion" in versions[0]["aliases"]
+    assert [v["version"] for v in versions] == sorted((v["version"] for v in versions), reverse=True)
+    assert sum("champion" in v["aliases"] for v in versions) == 1  # newest first, one champion
 
     import pandas as pd
 

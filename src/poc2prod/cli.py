@@ -230,6 +230,11 @@ def retrain(
         )
     else:
         _err().print(f"[yellow]kept[/] the champion: {result.reason}", highlight=False)
+        _err().print(
+            f"the challenger is registered as version {result.new_version} (alias challenger): "
+            f"[bold]poc2prod serve -C {project.root} --shadow[/] scores it beside the champion",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -249,6 +254,9 @@ def serve(
     ] = None,
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not write the prediction log.")] = False,
+    shadow: Annotated[
+        bool, typer.Option("--shadow", help="Also score every row with the challenger, for the log only.")
+    ] = False,
 ) -> None:
     """Serve the champion over HTTP: /predict, /feedback, /health, /ready, /metrics, /openapi.json."""
     from poc2prod.project import Project
@@ -260,7 +268,8 @@ def serve(
             raise _usage("--workers must be at least 1")
         _err().print(
             f"serving {project.spec.name} on http://{host}:{port} with {workers} worker(s)"
-            f"{' (API key required)' if api_key else ''}; Ctrl-C to stop",
+            f"{' (API key required)' if api_key else ''}{' (challenger in shadow)' if shadow else ''}; "
+            "Ctrl-C to stop",
             highlight=False,
         )
         run_server(
@@ -272,6 +281,7 @@ def serve(
             api_key=api_key,
             max_body=max_body,
             log=not no_log,
+            shadow=shadow,
         )
 
 

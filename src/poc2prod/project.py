@@ -156,12 +156,13 @@ class Project:
 
         return run_retrain(self, data, window=window)
 
-    def predictor(self, version: int | None = None) -> Predictor:
-        """The champion (or ``version``) loaded from the registry, ready to validate and score rows."""
+    def predictor(self, version: int | None = None, alias: str = "champion") -> Predictor:
+        """The champion (or ``version``, or the version with ``alias``, such as ``challenger``)
+        loaded from the registry, ready to validate and score rows."""
         from poc2prod.serve import Predictor
         from poc2prod.store._registry import load_bundle
 
-        return Predictor(load_bundle(self.tracking_uri, self.spec.name, version))
+        return Predictor(load_bundle(self.tracking_uri, self.spec.name, version, alias))
 
     def app(self, version: int | None = None, *, api_key: str | None = None, log: bool = True):
         """The prediction service as an ASGI app (Starlette), e.g. to mount in your own server."""

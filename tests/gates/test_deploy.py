@@ -48,7 +48,7 @@ def test_deploy_versions_rollback_and_listing(tmp_path):
 
 
 def test_a_tampered_model_file_is_never_loaded(deployed):
-    run_id = deployed.models()[0].run_id
+    run_id = next(v for v in deployed.models() if v.champion).run_id
     model = next(Path(deployed.state_dir, "artifacts").rglob(f"{run_id}/artifacts/model/model.joblib"))
     original = model.read_bytes()
     try:

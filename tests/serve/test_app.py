@@ -159,3 +159,41 @@ def test_scores_added_in_bulk_match_one_observe_each():
         return [(s.name, s.labels, round(s.value, 9)) for s in found if not s.name.endswith("_created")]
 
     assert samples(bulk) == samples(single)
+
+
+def test_a_shadow_model_is_logged_beside_the_answers_and_never_changes_them(predictor, tmp_path, deployed):
+    import numpy as np
+
+    from poc2prod.gates._monitor import _window
+    from poc2prod.monitor._log import read_predictions
+    from poc2prod.store._registry import load_bundle
+
+    shadow = deployed.predictor()
+    shadow.score = lambda batch: np.full(len(batch), 0.25)  # a different model, as far as the log knows
+    rows = german_rows(4)
+    with _client(predictor, tmp_path) as plain:
+        expected = plain.post("/predict", json={"rows": rows}).json()["predictions"]
+    app = create_app(
+        predictor,
+        ServiceConfig(metrics_registry=CollectorRegistry(), log_folder=str(tmp_path / "shadowed")),
+        shadow,
+    )
+    with TestClient(app) as client:
+        doc = client.post("/predict", json={"rows": rows}).json()
+        assert doc["predictions"] == expected  # the answers are the champion's alone
+        for i in range(4):
+            client.post("/feedback", json={"request_id": doc["request_id"], "row": i, "label": [1, 2][i % 2]})
+        shadow.score = lambda batch: 1 / 0  # a failing shadow fails no request
+        assert client.post("/predict", json={"rows": rows}).status_code == 200
+    logged = read_predictions(tmp_path / "shadowed")
+    assert logged["shadow_score"].iloc[:4].tolist() == [0.25] * 4
+    assert logged["shadow_score"].iloc[4:].isna().all()
+    labelled = logged.iloc[:4].assign(label=[1, 2, 1, 2])
+    bundle = load_bundle(deployed.tracking_uri, deployed.spec.name, predictor.version)
+    window = _window(labelled, {predictor.version: bundle}, deployed.spec, 0.0, 1.0)
+    assert window.shadow["version"] == shadow.version
+    assert (
+        window.shadow["value"]["outcomes"]["true_positive"]
+        + window.shadow["value"]["outcomes"]["false_positive"]
+        == int(predictor.threshold <= 0.25) * 4
+    )  # the shadow's decisions, at the champion's threshold

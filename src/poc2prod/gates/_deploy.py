@@ -48,12 +48,13 @@ class DeployResult:
 
 
 def run_deploy(
-    project: Project, *, version: int | None = None, source_gate: str | None = None
+    project: Project, *, version: int | None = None, source_gate: str | None = None, alias: str = CHAMPION
 ) -> DeployResult:
     """Register the best model so far as a new champion version, or make ``version`` champion.
 
-    ``source_gate`` names the gate whose latest model to register (the retrain gate's promoted
-    challenger); by default the latest optimize run's, else prove's.
+    ``source_gate`` names the gate whose latest model to register (the retrain gate's challenger);
+    by default the latest optimize run's, else prove's. ``alias`` ``challenger`` registers it to
+    shadow the champion instead of replacing it.
     """
     spec = project.spec
     uri = project.tracking_uri
@@ -156,7 +157,7 @@ def run_deploy(
         },
     }
     try:
-        new = register(uri, spec.name, run_id, sha256=sha, tags=tags)
+        new = register(uri, spec.name, run_id, sha256=sha, tags=tags, alias=alias)
     except Exception as e:
         # No half-made deployment: the run without its registry entry is removed.
         from poc2prod.store._tracking import _client, _first_line
@@ -174,10 +175,11 @@ def run_deploy(
         source_run=source["run_id"],
         threshold=threshold,
         metrics={k: float(v) for k, v in holdout.items() if isinstance(v, int | float)},
-        model_uri=f"models:/{spec.name}@{CHAMPION}",
+        model_uri=f"models:/{spec.name}@{alias}",
         run_id=run_id,
     )
-    project.remember("deploy", result.to_dict())
+    if alias == CHAMPION:
+        project.remember("deploy", result.to_dict())
     return result
 
 

@@ -49,6 +49,7 @@ class Window:
     labelled: int
     metrics: dict[str, float] = field(default_factory=dict)
     value: dict[str, Any] | None = None
+    shadow: dict[str, Any] | None = None  # the challenger scored in shadow: its figures on the same rows
 
 
 @dataclass
@@ -155,6 +156,17 @@ def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -
     )
     if len(labelled):
         out.metrics, out.value = _performance(labelled, bundle.settings, spec)
+        if "shadow_score" in labelled.columns and labelled["shadow_score"].notna().all():
+            s = labelled["shadow_score"].to_numpy(dtype=float)
+            decided = labelled.assign(
+                score=s, positive=s >= float(bundle.settings["threshold"]), prediction=s
+            )
+            metrics, value = _performance(decided, bundle.settings, spec)
+            out.shadow = {
+                "version": int(labelled["shadow_version"].iloc[0]),
+                "metrics": metrics,
+                "value": value,
+            }
     return out
 
 

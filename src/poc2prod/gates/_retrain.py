@@ -43,7 +43,7 @@ class RetrainResult:
     difference_interval: tuple[float, float]
     window_rows: int
     training_rows: int
-    new_version: int | None
+    new_version: int  # the challenger's registered version (champion if promoted, else challenger)
     recipe: str
     run_id: str
     seconds: float
@@ -124,7 +124,7 @@ def run_retrain(project: Project, data: str | Path, *, window: float = 0.3) -> R
         difference_interval=(float(lo), float(hi)),
         window_rows=n_window,
         training_rows=len(X_fit),
-        new_version=None,
+        new_version=0,
         recipe=recipe.label,
         run_id=run_id,
         seconds=0.0,
@@ -137,10 +137,13 @@ def run_retrain(project: Project, data: str | Path, *, window: float = 0.3) -> R
         "recipe": recipe.to_dict(),
     }
     project.remember("retrain", {**result.to_dict(), **extra})
-    if better:
-        from poc2prod.gates._deploy import run_deploy
+    from poc2prod.gates._deploy import run_deploy
+    from poc2prod.store._registry import CHALLENGER, CHAMPION
 
-        result.new_version = run_deploy(project, source_gate="retrain").version
+    # A kept challenger is registered too, as `challenger`: `serve --shadow` scores it beside the
+    # champion on live traffic, where it can prove itself on rows the window did not have.
+    alias = CHAMPION if better else CHALLENGER
+    result.new_version = run_deploy(project, source_gate="retrain", alias=alias).version
     result.seconds = time.monotonic() - started
     project.remember("retrain", {**result.to_dict(), **extra})
     return result

@@ -105,6 +105,12 @@ def _flatten(table) -> pd.DataFrame:
     numbers = numbers.astype(np.float64).reshape(n, len(first))
     for j, name in enumerate(first):
         out[name] = numbers[:, j]
+    if "shadow" in table.column_names:  # a challenger scored beside the champion (serve --shadow)
+        shadow = table["shadow"].combine_chunks()
+        scores = pc.list_flatten(shadow.field("scores")).to_numpy(zero_copy_only=False)
+        if shadow.null_count == 0 and len(scores) == n:
+            out["shadow_version"] = np.repeat(shadow.field("version").to_numpy(zero_copy_only=False), counts)
+            out["shadow_score"] = scores.astype(np.float64)
     texts = table["texts"].combine_chunks()
     for i in range(texts.type.num_fields):
         out[texts.type.field(i).name] = pc.list_flatten(texts.field(i)).to_numpy(zero_copy_only=False)

@@ -180,11 +180,13 @@ def _add_all(histogram, values: np.ndarray) -> None:
 
 class _Batcher:
     """Scores the rows of every request queued in one event-loop turn with one model call, and logs
-    them (one append) before any of those requests is answered."""
+    them (one append) before any of those requests is answered. A shadow model scores the same
+    rows for the log only: its scores never change an answer, and its failure never fails one."""
 
-    def __init__(self, predictor: Predictor, log: LogWriter | None):
+    def __init__(self, predictor: Predictor, log: LogWriter | None, shadow: Predictor | None = None):
         self.predictor = predictor
         self.log = log
+        self.shadow = shadow
         self.queue: list[tuple[Batch, str, asyncio.Future]] = []
 
     def submit(self, batch: Batch, request_id: str) -> asyncio.Future:
@@ -198,10 +200,11 @@ class _Batcher:
     def _flush(self) -> None:
         queue, self.queue = self.queue, []
         try:
-            scores = self.predictor.score(Batch.concat([b for b, _, _ in queue]))
+            merged = Batch.concat([b for b, _, _ in queue])
+            scores = self.predictor.score(merged)
             answers = self.predictor.decide(scores)
             if self.log is not None:
-                self.log.append(self._records(queue, answers))
+                self.log.append(self._records(queue, answers, self._shadow_scores(merged)))
         except Exception as e:
             for *_, fut in queue:
                 if not fut.done():
@@ -214,24 +217,44 @@ class _Batcher:
                 fut.set_result((scores[start : start + n], answers[start : start + n]))
             start += n
 
-    def _records(self, queue, answers):
+    def _shadow_scores(self, merged: Batch) -> np.ndarray | None:
+        if self.shadow is None:
+            return None
+        try:
+            return self.shadow.score(merged)
+        except Exception:
+            _log.exception(
+                "the shadow model (version %s) failed; its scores are logged as missing", self.shadow.version
+            )
+            return np.full(len(merged), np.nan)
+
+    def _records(self, queue, answers, shadow: np.ndarray | None):
         p = self.predictor
         now = time.time()
         start = 0
         for batch, request_id, _ in queue:
             n = len(batch)
             inputs = batch.inputs(p.numeric, p.texts)
-            yield prediction_record(
+            record = prediction_record(
                 request_id, now, p.version, inputs, answers[start : start + n], batch.flags
             )
+            if shadow is not None:
+                record["shadow"] = {"version": self.shadow.version, "scores": shadow[start : start + n]}
+            yield record
             start += n
 
 
 class _Service:
     """The ASGI app: POST endpoints on the lean path, the rest through Starlette."""
 
-    def __init__(self, loader: Callable[[], Predictor] | Predictor, config: ServiceConfig):
+    def __init__(
+        self,
+        loader: Callable[[], Predictor] | Predictor,
+        config: ServiceConfig,
+        shadow: Callable[[], Predictor] | Predictor | None = None,
+    ):
         self.loader = loader
+        self.shadow_loader = shadow
         self.config = config
         self.metrics = _Metrics(config.metrics_registry)
         self.predictor: Predictor | None = None
@@ -258,9 +281,13 @@ class _Service:
     # -- start and stop ----------------------------------------------------------------------
 
     async def startup(self) -> None:
-        loader = self.loader
-        predictor = loader if isinstance(loader, Predictor) else await asyncio.to_thread(loader)
+        predictor = await _load(self.loader)
         predictor.threads = self.config.threads
+        shadow = None
+        if self.shadow_loader is not None:
+            shadow = await _load(self.shadow_loader)
+            shadow.threads = self.config.threads
+            shadow.score(shadow.example())
         if self.config.log_folder:
             self.logs = {
                 kind: LogWriter(self.config.log_folder, kind) for kind in ("predictions", "feedback")
@@ -268,7 +295,7 @@ class _Service:
         # The first call of each library path is slow (lazy imports, first allocations): pay it
         # here, not in the first client's latency.
         predictor.score(predictor.example())
-        self.batcher = _Batcher(predictor, self.logs.get("predictions"))
+        self.batcher = _Batcher(predictor, self.logs.get("predictions"), shadow)
         self.metrics.info.labels(model=predictor.name).set(predictor.version)
         self.predictor = predictor
 
@@ -458,7 +485,15 @@ class _Service:
         return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: unknown, 405: unknown})
 
 
-def create_app(loader: Callable[[], Predictor] | Predictor, config: ServiceConfig | None = None) -> ASGIApp:
+async def _load(loader: Callable[[], Predictor] | Predictor) -> Predictor:
+    return loader if isinstance(loader, Predictor) else await asyncio.to_thread(loader)
+
+
+def create_app(
+    loader: Callable[[], Predictor] | Predictor,
+    config: ServiceConfig | None = None,
+    shadow: Callable[[], Predictor] | Predictor | None = None,
+) -> ASGIApp:
     """The service (an ASGI app) for the predictor ``loader`` returns, loaded at start-up so that
-    ``/ready`` can say when."""
-    return _Service(loader, config or ServiceConfig())
+    ``/ready`` can say when; ``shadow``'s predictor scores every row too, for the log only."""
+    return _Service(loader, config or ServiceConfig(), shadow)

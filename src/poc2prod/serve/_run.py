@@ -31,7 +31,8 @@ def app_from_env():
         log_folder=str(project.log_folder) if s["log"] else None,
         threads=s["threads"],
     )
-    return create_app(lambda: project.predictor(s["version"]), config)
+    shadow = (lambda: project.predictor(alias="challenger")) if s["shadow"] else None
+    return create_app(lambda: project.predictor(s["version"]), config, shadow)
 
 
 def run_server(
@@ -44,11 +45,15 @@ def run_server(
     api_key: str | None = None,
     max_body: int = 1 << 20,
     log: bool = True,
+    shadow: bool = False,
 ) -> None:
-    """Serve ``project``'s champion (or ``version``) until interrupted; SIGTERM drains gracefully."""
+    """Serve ``project``'s champion (or ``version``) until interrupted; SIGTERM drains gracefully.
+    With ``shadow``, the ``challenger`` version scores every row too, for the log only."""
     import uvicorn
 
     project.predictor(version)  # fail here, in one sentence, rather than in every worker
+    if shadow:
+        project.predictor(alias="challenger")
     threads = max(1, (os.cpu_count() or 1) // workers)
     metrics_dir = Path(project.state_dir) / "metrics" / str(port)
     shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -61,6 +66,7 @@ def run_server(
             "max_body": max_body,
             "threads": threads,
             "log": log,
+            "shadow": shadow,
         }
     )
     if api_key:

@@ -141,6 +141,7 @@ def _rows_of(record: dict[str, Any]) -> list[dict[str, Any]]:
         return [record]
     numbers = record.get("rows") or range(len(record["answers"]))
     names, texts = record["numeric"], record["texts"]
+    shadow = record.get("shadow")  # a challenger scored beside the champion (serve --shadow)
     return [
         {
             "request_id": record["request_id"],
@@ -150,6 +151,7 @@ def _rows_of(record: dict[str, Any]) -> list[dict[str, Any]]:
             "inputs": {**dict(zip(names, values, strict=True)), **{k: v[i] for k, v in texts.items()}},
             **answer,
             "flags": record["flags"][i],
+            **({"shadow_version": shadow["version"], "shadow_score": shadow["scores"][i]} if shadow else {}),
         }
         for i, (row, values, answer) in enumerate(
             zip(numbers, record["numbers"], record["answers"], strict=True)

@@ -20,6 +20,7 @@ from poc2prod.errors import ProjectError
 from poc2prod.store._tracking import _client, _first_line
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"  # a registered version that shadows the champion (serve --shadow)
 BUNDLE_FILES = ("bundle.json", "schema.json", "reference.json")
 
 
@@ -56,8 +57,11 @@ class Bundle:
     reference: dict[str, Any]
 
 
-def register(uri: str, name: str, run_id: str, *, sha256: str, tags: dict[str, str]) -> int:
-    """Register the deploy run ``run_id`` as a new version of ``name`` and make it champion."""
+def register(
+    uri: str, name: str, run_id: str, *, sha256: str, tags: dict[str, str], alias: str = CHAMPION
+) -> int:
+    """Register the deploy run ``run_id`` as a new version of ``name`` and give it ``alias``
+    (``champion``, or ``challenger`` for a model to shadow the champion)."""
     from mlflow.exceptions import MlflowException
 
     client = _client(uri)
@@ -70,7 +74,7 @@ def register(uri: str, name: str, run_id: str, *, sha256: str, tags: dict[str, s
     mv = client.create_model_version(
         name, source=source, run_id=run_id, tags={"poc2prod.model_sha256": sha256, **tags}
     )
-    client.set_registered_model_alias(name, CHAMPION, mv.version)
+    client.set_registered_model_alias(name, alias, mv.version)
     return int(mv.version)
 
 
@@ -113,8 +117,8 @@ def list_version(uri: str, name: str, version: int) -> Version:
     return next(v for v in list_versions(uri, name) if v.version == version)
 
 
-def resolve(uri: str, name: str, version: int | None = None) -> Version:
-    """The version to serve: ``version`` if given, else the champion."""
+def resolve(uri: str, name: str, version: int | None = None, alias: str = CHAMPION) -> Version:
+    """The version to serve: ``version`` if given, else the one with ``alias``."""
     versions = list_versions(uri, name)
     if not versions:
         raise ProjectError(f"nothing is deployed for {name!r} yet; run `poc2prod deploy` first.")
@@ -126,18 +130,23 @@ def resolve(uri: str, name: str, version: int | None = None) -> Version:
                 f"model {name!r} has no version {version} (versions: {known}); pick one of those."
             )
         return match[0]
-    champion = [v for v in versions if v.champion]
-    if not champion:
+    found = [v for v in versions if alias in v.aliases]
+    if not found:
+        if alias != CHAMPION:
+            raise ProjectError(
+                f"no version of {name!r} is {alias}; "
+                "`poc2prod retrain` registers one when it keeps the champion."
+            )
         raise ProjectError(f"no version of {name!r} is champion; run `poc2prod deploy --version N`.")
-    return champion[0]
+    return found[0]
 
 
-def load_bundle(uri: str, name: str, version: int | None = None) -> Bundle:
+def load_bundle(uri: str, name: str, version: int | None = None, alias: str = CHAMPION) -> Bundle:
     """The model and serving settings of a version, its model checked against the recorded SHA-256
     before it is deserialised."""
     import joblib
 
-    v = resolve(uri, name, version)
+    v = resolve(uri, name, version, alias)
     expected = v.tags.get("poc2prod.model_sha256")
     client = _client(uri)
     with tempfile.TemporaryDirectory() as tmp:
