@@ -8,13 +8,17 @@
 # lightgbm that poc2prod's own venv has, so every server predicts with the same booster code:
 #   .venv-mlflow     mlflow 3.x, whose `mlflow models serve` puts a LightGBM model behind HTTP;
 #   .venv-bentoml    bentoml 1.4.x, whose services batch concurrent requests adaptively.
+# The monitoring anchor of bench/monitor_speed.py (which runs bench/_evidently_run.py in it):
+#   .venv-evidently  evidently 0.7.x (the Report / DataDriftPreset API that 0.7 introduced), with
+#                    pyarrow to read the Parquet frames it is given; pandas 2.x, as evidently 0.7.23
+#                    does not import under pandas 3 (which its requirements do not exclude).
 # anchors-NAME.lock (a `pip freeze` of the venv the published figures came from) constrains every
 # package, so a rebuild gives that same environment; a venv built without its lock writes one.
 # torch must stay the CPU build cached on these machines (any other version pulls several GB): it is
 # installed first, pinned again with the rest, and checked afterwards.
 # Idempotent: a venv that passes its check is left alone; delete it to rebuild it.
 #
-#   bash bench/setup_anchors.sh                  # all four
+#   bash bench/setup_anchors.sh                  # all five
 #   bash bench/setup_anchors.sh mlflow bentoml   # just those
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -30,9 +34,11 @@ assert int(xgboost.__version__.split('.')[0]) >= 3, 'xgboost ' + xgboost.__versi
 MLFLOW_CHECK="import mlflow, lightgbm"
 BENTOML_CHECK="import bentoml, lightgbm
 assert bentoml.__version__.startswith('1.4'), 'bentoml ' + bentoml.__version__"
+EVIDENTLY_CHECK="import evidently, pandas, pyarrow
+assert evidently.__version__.startswith('0.7.'), 'evidently ' + evidently.__version__"
 LIGHTGBM=lightgbm==4.7.0  # the version in poc2prod's own .venv
 
-ALL=(flaml autogluon mlflow bentoml)
+ALL=(flaml autogluon mlflow bentoml evidently)
 WANTED=("${@:-${ALL[@]}}")
 for name in "${WANTED[@]}"; do
   [[ " ${ALL[*]} " == *" $name "* ]] || { echo "unknown anchor '$name' (known: ${ALL[*]})" >&2; exit 2; }
@@ -76,6 +82,10 @@ build_mlflow() {
 
 build_bentoml() {
   add bentoml "bentoml==1.4.40" "$LIGHTGBM" numpy
+}
+
+build_evidently() {
+  add evidently "evidently==0.7.23" "pandas==2.3.3" pyarrow
 }
 
 for name in "${WANTED[@]}"; do

@@ -25,6 +25,7 @@ def test_ks_matches_scipy():
 
     rng = np.random.default_rng(0)
     ref, cur = np.sort(rng.normal(size=2000)), rng.normal(0.1, 1.0, size=5000)
+    cur[:500] = np.round(cur[:500], 1)  # ties, as logged values have
     d, p = ks(ref, cur)
     expected = ks_2samp(ref, cur, method="asymp")
     assert d == pytest.approx(expected.statistic, abs=1e-12)
@@ -73,3 +74,12 @@ def test_an_injected_shift_is_found(german):
     missing[::3] = np.nan
     gaps = feature_drift("credit_amount", ref["features"]["credit_amount"], missing)
     assert gaps.missing_rate == pytest.approx(1 / 3, abs=0.01) and gaps.reference_missing_rate == 0.0
+
+
+def test_bins_of_a_sorted_window_match_bin_shares():
+    from poc2prod.monitor import bin_shares
+    from poc2prod.monitor._drift import _shares_sorted
+
+    values = np.random.default_rng(1).integers(0, 10, size=5000).astype(float)  # ties on the edges
+    edges = [1.0, 2.5, 5.0, 9.0]
+    assert _shares_sorted(np.sort(values), edges) == pytest.approx(bin_shares(values, edges))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poc2prod.monitor._reference import OTHER, bin_shares
+from poc2prod.monitor._reference import OTHER
 
 _FLOOR = 1e-4
 
@@ -37,22 +37,32 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
 def ks(reference_sorted: np.ndarray, values: np.ndarray) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov statistic and its asymptotic p-value (NaNs ignored)."""
     ref = np.asarray(reference_sorted, dtype=float)
-    cur = np.sort(np.asarray(values, dtype=float)[~np.isnan(values)])
-    if len(ref) == 0 or len(cur) == 0:
+    v = np.asarray(values, dtype=float)
+    return _ks_sorted(ref, np.sort(v[~np.isnan(v)]))
+
+
+def _ks_sorted(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """KS on two sorted samples. Both empirical CDFs are right-continuous steps, so the largest gap
+    is at a jump of one of them: each sample's distinct values are looked up in the other (the
+    reference is small), never the large window in itself."""
+    m, n = len(ref), len(cur)
+    if m == 0 or n == 0:
         return float("nan"), float("nan")
-    grid = np.concatenate([ref, cur])
-    d = float(
-        np.max(
-            np.abs(
-                np.searchsorted(ref, grid, side="right") / len(ref)
-                - np.searchsorted(cur, grid, side="right") / len(cur)
-            )
-        )
-    )
+    ends = np.r_[np.flatnonzero(np.diff(cur)) + 1, n]  # where each run of equal values ends
+    at_cur = np.abs(ends / n - np.searchsorted(ref, cur[ends - 1], side="right") / m)
+    at_ref = np.abs(np.searchsorted(ref, ref, side="right") / m - np.searchsorted(cur, ref, side="right") / n)
+    d = float(max(at_cur.max(), at_ref.max()))
     from scipy.stats import distributions
 
-    n = len(ref) * len(cur) / (len(ref) + len(cur))
-    return d, float(distributions.kstwo.sf(d, np.round(n)))
+    return d, float(distributions.kstwo.sf(d, np.round(m * n / (m + n))))
+
+
+def _shares_sorted(cur: np.ndarray, edges: Sequence[float]) -> list[float]:
+    """:func:`bin_shares` of a sorted sample: a bin's count is where its edges fall, found by bisection."""
+    if len(cur) == 0:
+        return [0.0] * (len(edges) + 1)
+    at = np.searchsorted(cur, np.asarray(edges, dtype=float), side="right")
+    return (np.diff(np.r_[0, at, len(cur)]) / len(cur)).tolist()
 
 
 def chi_square(expected_shares: Mapping[str, float], counts: Mapping[str, int]) -> tuple[float, float]:
@@ -108,13 +118,13 @@ def feature_drift(name: str, reference: Mapping, values: np.ndarray | Sequence) 
     """The drift of ``values`` (one window of one feature) against its ``reference`` statistics."""
     if reference["kind"] == "numeric":
         v = np.asarray(values, dtype=float)
-        present = v[~np.isnan(v)]
-        stat, p = ks(np.asarray(reference.get("sample") or [], dtype=float), present)
+        present = np.sort(v[~np.isnan(v)])  # sorted once: the bins and KS then only bisect it
+        stat, p = _ks_sorted(np.asarray(reference.get("sample") or [], dtype=float), present)
         return FeatureDrift(
             name,
             "numeric",
             len(v),
-            psi(reference["shares"], bin_shares(present, reference["edges"]))
+            psi(reference["shares"], _shares_sorted(present, reference["edges"]))
             if len(present)
             else float("nan"),
             "ks",
