@@ -9,7 +9,8 @@ HEADER = (
     "# Benchmarks\n\n"
     "Reproduce: `bash bench/setup_anchors.sh && .venv/bin/python bench/prove_vs_automl.py --write` "
     "(and `.venv/bin/python bench/prove_vs_automl.py --gate optimize --write`, "
-    "`.venv/bin/python bench/prove_budget.py --write`, `.venv/bin/python bench/serve_speed.py --write`); "
+    "`.venv/bin/python bench/prove_budget.py --write`, `.venv/bin/python bench/serve_speed.py --write`, "
+    "`.venv/bin/python bench/monitor_speed.py --write`); "
     "each section says how it was measured.\n"
 )
 
