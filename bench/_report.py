@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import platform
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -26,3 +29,14 @@ def write_section(text: str, section: str) -> None:
     else:
         doc = doc.rstrip("\n") + "\n\n" + text
     path.write_text(doc.rstrip("\n") + "\n")
+
+
+def machine(**versions: str) -> dict:
+    """When and where a benchmark ran (UTC date, cores, Python, load at start), with ``versions``."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        **versions,
+    }

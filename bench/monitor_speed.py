@@ -45,11 +45,9 @@ Wasserstein distance, at 0.1); both must name f00 and f01, and fewer than half o
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import itertools
 import json
 import os
-import platform
 import secrets
 import shutil
 import subprocess
@@ -63,6 +61,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+import _report  # noqa: E402
 import serve_speed  # noqa: E402
 from _report import write_section  # noqa: E402
 
@@ -252,16 +251,13 @@ def machine() -> dict:
 
     import poc2prod
 
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "poc2prod": poc2prod.__version__,
-        "pandas": pd.__version__,
-        "pyarrow": pyarrow.__version__,
-        "numpy": np.__version__,
-        "lightgbm": lightgbm.__version__,
-    }
+    return _report.machine(
+        poc2prod=poc2prod.__version__,
+        pandas=pd.__version__,
+        pyarrow=pyarrow.__version__,
+        numpy=np.__version__,
+        lightgbm=lightgbm.__version__,
+    )
 
 
 def speed(anchor: float, ours: float) -> str:

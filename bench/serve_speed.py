@@ -33,10 +33,8 @@ figure shares the same 2 cores.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -53,6 +51,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+import _report  # noqa: E402
 import _serve_anchors as anchors  # noqa: E402
 from _report import write_section  # noqa: E402
 
@@ -335,15 +334,8 @@ def in_process(work: Path, pool: np.ndarray) -> dict:
 def machine() -> dict:
     import lightgbm
 
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "lightgbm": lightgbm.__version__,
-        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-        .stdout.split(" Copyright")[0]
-        .strip(),
-    }
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+    return _report.machine(lightgbm=lightgbm.__version__, wrk=wrk.split(" Copyright")[0].strip())
 
 
 def section(meta: dict, results: dict[str, dict], inproc: dict) -> str:

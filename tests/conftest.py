@@ -46,15 +46,21 @@ def write_spec(folder: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def deployed(tmp_path_factory):
-    """The shipped credit example, proven with LightGBM only and deployed (version 1, champion)."""
+def deploy_example(folder: Path):
+    """The shipped credit example in ``folder``, proven with LightGBM only and deployed (version 1,
+    champion)."""
     from poc2prod import Project
 
-    project = Project.init(tmp_path_factory.mktemp("deployed") / "credit", example="credit-risk")
+    project = Project.init(folder, example="credit-risk")
     project.prove(budget=15, models=["lightgbm"])
     project.deploy()
     return project
+
+
+@pytest.fixture(scope="session")
+def deployed(tmp_path_factory):
+    """A deployed credit example shared by the tests that only read it."""
+    return deploy_example(tmp_path_factory.mktemp("deployed") / "credit")
 
 
 def german_rows(n: int = 5, start: int = 0) -> list[dict]:

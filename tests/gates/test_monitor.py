@@ -15,7 +15,7 @@ from poc2prod.errors import ProjectError
 from poc2prod.gates._monitor import window_seconds
 from poc2prod.monitor._log import read_predictions
 from poc2prod.store._predlog import LogWriter
-from tests.conftest import GERMAN
+from tests.conftest import GERMAN, deploy_example
 
 pytestmark = pytest.mark.slow
 
@@ -23,12 +23,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A deployed credit project whose log holds 400 scored German rows with their late labels."""
-    from poc2prod import Project
-
     root = tmp_path_factory.mktemp("monitor")
-    project = Project.init(root / "credit", example="credit-risk")
-    project.prove(budget=15, models=["lightgbm"])
-    project.deploy()
+    project = deploy_example(root / "credit")  # its own: the log must hold only these rows
     frame = pd.read_csv(GERMAN)
     frame.iloc[:400].drop(columns=["class"]).to_csv(root / "first.csv", index=False)
     project.score(root / "first.csv", root / "first.parquet")

@@ -8,19 +8,14 @@ import pandas as pd
 import pytest
 
 from poc2prod.errors import ProjectError
-from tests.conftest import GERMAN
+from tests.conftest import GERMAN, deploy_example
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from poc2prod import Project
-
-    project = Project.init(tmp_path_factory.mktemp("retrain") / "credit", example="credit-risk")
-    project.prove(budget=15, models=["lightgbm"])
-    project.deploy()
-    return project
+    return deploy_example(tmp_path_factory.mktemp("retrain") / "credit")  # its own: retrain changes it
 
 
 def test_a_challenger_no_better_than_the_champion_is_refused(project, tmp_path):
