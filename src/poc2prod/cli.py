@@ -238,6 +238,22 @@ def retrain(
 
 
 @app.command()
+def report(
+    project_dir: ProjectDir = Path("."),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Where to write it (default: report.html in the project)."),
+    ] = None,
+) -> None:
+    """Write the customer-success report: one self-contained HTML page for the client."""
+    from poc2prod.project import Project
+
+    with _errors():
+        path = Project.load(project_dir).report(out)
+    _err().print(f"wrote {path}", highlight=False)
+
+
+@app.command()
 def serve(
     project_dir: ProjectDir = Path("."),
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

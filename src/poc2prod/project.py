@@ -156,6 +156,15 @@ class Project:
 
         return run_retrain(self, data, window=window)
 
+    def report(self, out: str | Path | None = None) -> Path:
+        """Write the customer-success report (one self-contained HTML file; default
+        ``report.html`` in the project) and return its path."""
+        from poc2prod.report import build_report
+
+        path = Path(out) if out is not None else self.root / "report.html"
+        atomic_write(path, build_report(self))
+        return path
+
     def predictor(self, version: int | None = None, alias: str = "champion") -> Predictor:
         """The champion (or ``version``, or the version with ``alias``, such as ``challenger``)
         loaded from the registry, ready to validate and score rows."""
