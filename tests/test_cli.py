@@ -222,3 +222,31 @@ def test_deploy_models_and_score(deployed, tmp_path):
 
     res = _run("score", "-C", deployed.root, "--input", tmp_path / "missing.csv", "--output", out)
     assert res.exit_code == 1 and "missing.csv" in res.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_runs_every_gate_end_to_end(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from poc2prod import Project
+    from poc2prod.monitor._log import read_predictions
+
+    cli = Path(sys.executable).with_name("poc2prod")
+    run = subprocess.run(
+        [cli, "demo", tmp_path / "demo", "--budget", "10", "--optimize-budget", "15"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    project = Project.load(tmp_path / "demo")
+    for gate in ("prove", "optimize", "deploy", "monitor", "retrain"):
+        assert project.last(gate) is not None, gate
+    assert len(read_predictions(project.log_folder)) == 800  # what the real service logged
+    monitor = project.last("monitor")
+    assert any(a.startswith("age_years drifted") for a in monitor["alerts"])  # the drifted slice
+    assert monitor["labelled"] == 600 and monitor["windows"][-1]["metrics"]["roc_auc"] > 0.6
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000
+    assert "report for the client" in run.stderr

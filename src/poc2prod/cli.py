@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -344,21 +345,49 @@ def demo(
     budget: Annotated[float, typer.Option(help="Seconds for the prove gate.")] = 60,
     optimize_budget: Annotated[float, typer.Option(help="Seconds for the optimize gate.")] = 90,
 ) -> None:
-    """Run the gates end to end on the shipped credit-risk example."""
-    from poc2prod._ui import show_optimize, show_prove
+    """Run every gate end to end on the shipped credit-risk example: prove, optimize, deploy, a real
+    service with traffic and late labels, monitor, retrain, and the report."""
+    from poc2prod._demo import newer_data, run_service_and_traffic
+    from poc2prod._ui import show_monitor, show_optimize, show_prove
     from poc2prod.project import Project
 
+    started = time.monotonic()
+    say = _err().print
     with _errors():
         project = Project.init(path, example="credit-risk", force=True)
-        _err().print(f"[green]demo project[/] in {project.root} (German credit, 1,000 applicants)")
-        _err().print("[bold]gate 1: prove[/] — can this data predict default well enough?")
+        say(f"[green]demo project[/] in {project.root} (German credit, 1,000 applicants)")
+        say("[bold]gate 1: prove[/] — can this data predict default well enough?")
         with _Progress(enabled=True, budget=budget) as progress:
             proved = project.prove(budget=budget, refreeze=True, on_event=progress.event)
         show_prove(proved, project)
-        _err().print("\n[bold]gate 2: optimize[/] — how good can it get, and what is it worth?")
+        say("\n[bold]gate 2: optimize[/] — how good can it get, and what is it worth?")
         with _Progress(enabled=True, budget=optimize_budget) as progress:
             optimized = project.optimize(budget=optimize_budget, on_event=progress.event)
         show_optimize(optimized, project)
+        say("\n[bold]gate 3: deploy[/] — a versioned model behind a real HTTP service")
+        deployed = project.deploy()
+        say(f"registered version {deployed.version} as champion: {deployed.model_uri}", highlight=False)
+        traffic = run_service_and_traffic(project, lambda m: say(m, highlight=False))
+        say(
+            f"served {traffic['rows']:,} rows in {traffic['requests']:,} requests (the last "
+            f"{traffic['drifted_rows']} from older applicants asking for larger loans); "
+            f"{traffic['labels']:,} outcomes came back through /feedback; service stopped",
+            highlight=False,
+        )
+        say("\n[bold]gate 4: succeed[/] — is it still right, and what is it worth?")
+        monitored = project.monitor("1d")
+        show_monitor(monitored, project)
+        retrained = project.retrain(newer_data(project))
+        say(f"retrain: the challenger was {retrained.decision}: {retrained.reason}", highlight=False)
+        report = project.report()
+    say(
+        f"\n[green]done in {time.monotonic() - started:.0f} s.[/] Everything is in {project.root}:\n"
+        f"  report for the client  {report}\n"
+        f"  prediction log         {project.log_folder}\n"
+        f"  tracked runs, registry [bold]poc2prod ui -C {project.root}[/] (MLflow UI)\n"
+        f"  serve it again         [bold]poc2prod serve -C {project.root}[/]",
+        highlight=False,
+    )
 
 
 @app.command()

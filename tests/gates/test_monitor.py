@@ -90,6 +90,9 @@ def test_a_shifted_slice_is_an_alert_and_exit_status_3(served, tmp_path):
     drift = {d["feature"]: d for d in doc["windows"][-1]["drift"]}
     assert drift["age_years"]["p_value"] < 1e-6
     assert drift["duration_months"]["psi"] < 0.2  # what did not move is not flagged
+    latest = doc["windows"][-1]
+    assert latest["labelled"] == 400 and latest["rows"] == 800  # half of the window has its outcome
+    assert latest["metrics"]["roc_auc"] > 0.6
     assert np.isfinite(doc["windows"][-1]["score_drift"]["psi"])
 
 

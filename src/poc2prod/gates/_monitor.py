@@ -181,7 +181,12 @@ def _performance(labelled: pd.DataFrame, settings: dict, spec) -> tuple[dict[str
     task = settings["task"]
     if task == "binary":
         positive = settings.get("positive_class", settings["classes"][-1])
-        y = (labelled["label"].astype(str) == str(positive)).to_numpy().astype(int)
+        labels = labelled["label"]
+        if isinstance(positive, int | float) and not isinstance(positive, bool):
+            # Labels of a window with unlabelled rows come out of the merge as floats (2 -> 2.0).
+            y = (pd.to_numeric(labels, errors="coerce") == float(positive)).to_numpy().astype(int)
+        else:
+            y = (labels.astype(str) == str(positive)).to_numpy().astype(int)
         scores = labelled["score"].to_numpy(dtype=float)
         metrics = _safe(compute, task, names or default_metrics(task)[:1], y, scores, settings["threshold"])
         vm = ValueModel(**settings["value"])
