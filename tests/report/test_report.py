@@ -75,7 +75,8 @@ def test_the_report_tells_the_story_from_the_gates(monitored, tmp_path):
     assert 'class="go"' in html or 'class="nogo"' in html  # the PoC verdict
     assert "300 predictions logged, 300 with their outcome" in html
     assert "in production: version 1" in html
-    assert html.count("<svg") >= 3  # volume, drift and performance over time
+    assert html.count("<svg") >= 5  # ROC and gains on the holdout; volume, drift, performance over time
+    assert "ROC curve (AUC 0." in html and "Cumulative gains" in html
     assert "optimize has not run yet" in html  # this project skipped it, and the page says so
     _self_contained(html)
 

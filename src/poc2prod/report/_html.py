@@ -49,6 +49,7 @@ def build_report(project: Project) -> str:
         _data(docs["prove"], project),
         _proof(docs["prove"], project),
         _optimization(docs["optimize"], project),
+        _holdout_charts(project, versions),
         _production(docs["monitor"], docs["optimize"], project),
         _versions(versions, docs["retrain"], project),
         _how_to(project),
@@ -220,9 +221,96 @@ def _optimization(opt: dict | None, project: Project) -> str:
     return "".join(out)
 
 
+def _holdout_charts(project: Project, versions: list) -> str:
+    """ROC and cumulative gains of the champion on the frozen holdout, scored here."""
+    if not any(v.champion for v in versions) or project.spec.task != "binary":
+        return ""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    from poc2prod.gates._prepare import prepare
+    from poc2prod.learn import predict
+    from poc2prod.store._registry import load_bundle
+
+    bundle = load_bundle(project.tracking_uri, project.spec.name)
+    prep = prepare(project, notes=[])
+    features = [
+        *bundle.settings["numeric"],
+        *bundle.settings["categorical"],
+        *(bundle.settings.get("dates") or []),
+    ]
+    y = np.asarray(prep.y_hold)
+    scores = predict(bundle.model, prep.X_hold[features], "binary", 2)
+    fpr, tpr, _ = roc_curve(y, scores)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
+    ranked = y[np.argsort(-scores, kind="stable")]
+    flagged = np.linspace(0, 1, 101)
+    captured = np.r_[0, np.cumsum(ranked) / max(ranked.sum(), 1)][np.round(flagged * len(y)).astype(int)]
+    return (
+        f"<h3>The deployed model (version {bundle.version}) on the {len(y):,} holdout rows</h3>"
+        f"<p>ROC curve (AUC {roc_auc_score(y, scores):.3f}); the diagonal is a coin toss:</p>"
+        + line_chart(
+            {"model": (fpr[keep].tolist(), tpr[keep].tolist())},
+            x_label="false positive rate",
+            y_label="true positive rate",
+            x_range=(0.0, 1.0),
+            y_range=(0.0, 1.0),
+            diagonal=True,
+        )
+        + "<p>Cumulative gains: the share of all positives found when the highest-scored share of "
+        "cases is flagged (the diagonal is flagging at random):</p>"
+        + line_chart(
+            {"model": (flagged.tolist(), captured.tolist())},
+            x_label="share of cases flagged, highest scores first",
+            y_label="share of positives found",
+            x_range=(0.0, 1.0),
+            y_range=(0.0, 1.0),
+            diagonal=True,
+        )
+    )
+
+
+def _service_health(project: Project) -> str:
+    """Requests, errors and latency of the last service run, from its Prometheus files."""
+    runs = sorted((project.state_dir / "metrics").glob("*/*.db"), key=lambda f: f.stat().st_mtime)
+    if not runs:
+        return ""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(runs[-1].parent))
+    by_status: dict[str, float] = {}
+    buckets: dict[float, float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.labels.get("endpoint") != "predict":
+                continue
+            if sample.name == "poc2prod_requests_total":
+                by_status[sample.labels["status"]] = by_status.get(sample.labels["status"], 0) + sample.value
+            elif sample.name == "poc2prod_request_seconds_bucket":
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0) + sample.value
+    total = sum(by_status.values())
+    if not total:
+        return ""
+
+    def within(q: float) -> str:  # the bucket bound under which a share q of requests answered
+        count = buckets.get(float("inf"), total)
+        bound = next((b for b in sorted(buckets) if buckets[b] >= q * count), float("inf"))
+        return "over 1 s" if bound == float("inf") else f"within {bound * 1000:g} ms"
+
+    errors = sum(n for status, n in by_status.items() if not status.startswith("2"))
+    return (
+        f"<p>Service health, its last run (port {escape(runs[-1].parent.name)}): {total:,.0f} prediction "
+        f"requests, {errors:,.0f} refused or failed ({errors / total:.1%}); half answered "
+        f"{within(0.5)}, 99% {within(0.99)} (Prometheus histogram bounds, time in the server).</p>"
+    )
+
+
 def _production(monitor: dict | None, opt: dict | None, project: Project) -> str:
     if not monitor:
-        return "<h2>In production</h2>" + _pending("monitor", "monitor", project)
+        return "<h2>In production</h2>" + _service_health(project) + _pending("monitor", "monitor", project)
     windows = monitor["windows"]
     ends = list(range(1, len(windows) + 1))
     # Windows are numbered, oldest first; counts and PSI start from zero.
@@ -241,6 +329,7 @@ def _production(monitor: dict | None, opt: dict | None, project: Project) -> str
         f"<p>{monitor['rows']:,} predictions logged, {monitor['labelled']:,} with their outcome; "
         f"windows of {escape(monitor['window'])}, the latest ending "
         f"{dt.datetime.fromtimestamp(windows[-1]['end'], dt.UTC):%Y-%m-%d %H:%M} UTC.</p>",
+        _service_health(project),
         line_chart(
             {"rows scored": (ends, [w["rows"] for w in windows])},
             y_label="rows",
