@@ -62,3 +62,24 @@ def test_too_little_newer_data_is_one_sentence(project, tmp_path):
     pd.read_csv(GERMAN).head(60).to_csv(tmp_path / "few.csv", index=False)
     with pytest.raises(ProjectError, match="comparison window of at least 50 rows"):
         project.retrain(tmp_path / "few.csv")
+
+
+def test_a_calibrated_blend_is_refitted_whole(project):
+    from poc2prod.gates._prepare import prepare
+    from poc2prod.gates._retrain import _fit
+    from poc2prod.learn import predict
+    from poc2prod.learn._calibrate import CalibratedModel
+    from poc2prod.learn._recipe import Recipe
+
+    prep = prepare(project, notes=[])
+    blend = Recipe(
+        "ensemble",
+        members=(Recipe("logistic_regression"), Recipe("random_forest")),
+        weights=(0.5, 0.5),
+        calibration="sigmoid",
+    )
+    ctx = prep.context(project.spec, len(prep.X_train), n_classes=prep.n_classes)
+    model = _fit(blend, ctx, prep.X_train[prep.features], prep.y_train, "binary", 2)
+    assert isinstance(model, CalibratedModel)
+    scores = predict(model, prep.X_hold[prep.features], "binary", 2)
+    assert scores.shape == (len(prep.X_hold),) and 0 < scores.min() < scores.max() < 1

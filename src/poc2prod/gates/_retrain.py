@@ -181,6 +181,6 @@ def _fit(recipe: Recipe, ctx, X: pd.DataFrame, y: np.ndarray, task: str, n_class
 
     oof = np.zeros(len(y))
     for train, test in StratifiedKFold(_FOLDS, shuffle=True, random_state=ctx.seed).split(X, y):
-        fold = recipe.build_for_folds(ctx).fit(X.iloc[train], y[train])
+        fold = recipe.build(ctx).fit(X.iloc[train], y[train])  # as the final fit: blends included
         oof[test] = predict(fold, X.iloc[test], task, n_classes)
     return CalibratedModel(model, Calibrator(recipe.calibration).fit(oof, y))
