@@ -240,13 +240,23 @@ def show_monitor(result: MonitorResult, project: Project, console: Console | Non
     out = console or Console()
     primary = project.spec.primary
     table = Table(title=f"{result.name}: windows of {result.window}", title_justify="left")
-    for col in ("ends (UTC)", "rows", "labelled", "score PSI", "flagged", primary, "value / 1,000"):
+    for col in (
+        "ends (UTC)",
+        "rows",
+        "refused",
+        "labelled",
+        "score PSI",
+        "flagged",
+        primary,
+        "value / 1,000",
+    ):
         table.add_column(col, justify="left" if col == "ends (UTC)" else "right")
     for w in result.windows:
         value = (w.value or {}).get("per_1000_decisions")
         table.add_row(
             dt.datetime.fromtimestamp(w.end, dt.UTC).strftime("%m-%d %H:%M"),
             f"{w.rows:,}",
+            f"{w.rejected_rows:,}",
             f"{w.labelled:,}",
             _fmt((w.score_drift or {}).get("psi"), 3),
             f"{w.flagged_share:.1%}",

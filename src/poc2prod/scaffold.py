@@ -173,7 +173,7 @@ def render_spec(
         "  window: 1d           # 30m, 12h, 1d, 2w",
         "  psi_alert: 0.2       # a feature's population stability index above this",
         "  score_psi_alert: 0.2 # the same for the model's scores",
-        "  flagged_alert: 0.05  # share of rows with unseen categories or out-of-range numbers",
+        "  flagged_alert: 0.05  # share of rows flagged (unseen, out of range) or refused (422)",
         "  min_labels: 100      # labelled rows a window needs before the criteria are judged on it",
         "  webhook: null        # a URL that receives the alerts as JSON, e.g. a chat or pager hook",
     ]

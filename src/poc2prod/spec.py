@@ -164,7 +164,9 @@ class Monitoring(_Model):
     score_psi_alert: float = Field(
         0.2, gt=0, description="alert when the score distribution's PSI exceeds this"
     )
-    flagged_alert: float = Field(0.05, ge=0, le=1, description="alert when this share of rows is flagged")
+    flagged_alert: float = Field(
+        0.05, ge=0, le=1, description="alert when this share of rows is flagged (or refused)"
+    )
     min_labels: int = Field(100, ge=1, description="labelled rows a window needs before its criteria count")
     webhook: str | None = Field(
         None, pattern=r"^https?://", description="URL that receives the alerts as JSON (POST), if any"

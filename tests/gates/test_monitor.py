@@ -129,3 +129,20 @@ def test_alerts_reach_the_webhook_and_a_dead_one_is_only_reported(served):
         assert result.alerts and "could not be reached" in result.webhook["error"]
     finally:
         project.spec = spec
+
+
+def test_requests_refused_for_the_schema_are_counted_per_window(served):
+    from prometheus_client import CollectorRegistry
+    from starlette.testclient import TestClient
+
+    from poc2prod.serve import ServiceConfig, create_app
+    from tests.conftest import german_rows
+
+    project, _ = served
+    rows = german_rows(3)
+    rows[1]["credit_amount"] = "a lot"
+    config = ServiceConfig(log_folder=str(project.log_folder), metrics_registry=CollectorRegistry())
+    with TestClient(create_app(project.predictor(), config)) as client:
+        assert client.post("/predict", json={"rows": rows}).status_code == 422
+    latest = project.monitor("1d").windows[-1]
+    assert latest.rejected_rows == 3  # the whole request was refused, its three rows with it

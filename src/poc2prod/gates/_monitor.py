@@ -44,6 +44,7 @@ class Window:
     requests: int
     versions: list[int]
     flagged_share: float
+    rejected_rows: int  # rows of requests refused for breaking the schema (422), in this window
     drift: list[dict[str, Any]]
     score_drift: dict[str, Any] | None
     labelled: int
@@ -76,6 +77,7 @@ class MonitorResult:
 def run_monitor(project: Project, *, window: str | None = None) -> MonitorResult:
     """Drift, flagged rows, performance and value realised per window of the prediction log."""
     from poc2prod.monitor._log import read_feedback, read_predictions
+    from poc2prod.store._predlog import read_log
     from poc2prod.store._registry import load_bundle
 
     spec, settings = project.spec, project.spec.monitoring
@@ -87,9 +89,10 @@ def run_monitor(project: Project, *, window: str | None = None) -> MonitorResult
             "or score a file (poc2prod score) first."
         )
     labels = read_feedback(project.log_folder)
+    rejected = pd.DataFrame(read_log(project.log_folder, "rejected"), columns=["time", "rows"])
     frame = frame.merge(labels[["request_id", "row", "label"]], on=["request_id", "row"], how="left")
     bundles = {v: load_bundle(project.tracking_uri, spec.name, int(v)) for v in frame["version"].unique()}
-    latest = float(frame["time"].max())
+    latest = float(max(frame["time"].max(), rejected["time"].max() if len(rejected) else -np.inf))
     frame["window"] = np.floor((latest - frame["time"].to_numpy()) / width).astype(int)
     optimize = project.last("optimize") or {}
     promised = (optimize.get("value") or {}).get("per_decision")
@@ -97,6 +100,9 @@ def run_monitor(project: Project, *, window: str | None = None) -> MonitorResult
         _window(part, bundles, spec, latest - (k + 1) * width, latest - k * width)
         for k, part in sorted(frame.groupby("window"), key=lambda kv: -kv[0])
     ]
+    for w in windows:
+        inside = (rejected["time"] > w.start) & (rejected["time"] <= w.end)
+        w.rejected_rows = int(rejected.loc[inside, "rows"].sum())
     result = MonitorResult(
         name=spec.name,
         window=window or settings.window,
@@ -150,6 +156,7 @@ def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -
         requests=int(part["request_id"].nunique()),
         versions=sorted(int(v) for v in part["version"].unique()),
         flagged_share=float((part["flags"] > 0).mean()),
+        rejected_rows=0,
         drift=drift,
         score_drift=score_drift,
         labelled=len(labelled),
@@ -227,6 +234,12 @@ def _alerts(latest: Window, spec) -> list[str]:
     s = latest.score_drift
     if s and s["psi"] == s["psi"] and s["psi"] > m.score_psi_alert:
         alerts.append(f"the scores drifted: PSI {s['psi']:.2f} > {m.score_psi_alert:g}")
+    refused = latest.rejected_rows / max(latest.rows + latest.rejected_rows, 1)
+    if refused > m.flagged_alert:
+        alerts.append(
+            f"{refused:.0%} of rows were refused for breaking the schema (missing fields, wrong types) "
+            f"> {m.flagged_alert:.0%}"
+        )
     if latest.flagged_share > m.flagged_alert:
         alerts.append(
             f"{latest.flagged_share:.0%} of rows were flagged (unseen categories or values outside the "

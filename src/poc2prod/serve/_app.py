@@ -290,7 +290,8 @@ class _Service:
             shadow.score(shadow.example())
         if self.config.log_folder:
             self.logs = {
-                kind: LogWriter(self.config.log_folder, kind) for kind in ("predictions", "feedback")
+                kind: LogWriter(self.config.log_folder, kind)
+                for kind in ("predictions", "feedback", "rejected")
             }
         # The first call of each library path is slow (lazy imports, first allocations): pay it
         # here, not in the first client's latency.
@@ -382,7 +383,13 @@ class _Service:
         if errors:
             first = errors[0]
             where = f"row {first.row}, field {first.field!r}" if first.field else f"row {first.row}"
-            raise _Rejected(422, f"{where}: {first.problem}", problems=[e.to_dict() for e in errors[:100]])
+            problems = [e.to_dict() for e in errors[:100]]
+            if "rejected" in self.logs:  # the schema-violation rate the monitor reports per window
+                n = len(rows) if isinstance(rows, list) else 1
+                self.logs["rejected"].append(
+                    [{"time": time.time(), "version": predictor.version, "rows": n, "problems": problems}]
+                )
+            raise _Rejected(422, f"{where}: {first.problem}", problems=problems)
         request_id = f"{self.prefix}-{next(self.counter):x}"
         scores, answers = await self.batcher.submit(batch, request_id)
         binary = predictor.task == "binary"
