@@ -57,6 +57,25 @@ def deploy_example(folder: Path):
     return project
 
 
+def log_labelled_traffic(project, folder: Path, rows: int) -> pd.DataFrame:
+    """Score the first ``rows`` German applicants into ``project``'s log (as `poc2prod score`
+    does) and send their outcomes as late labels; returns the German data."""
+    from poc2prod.monitor._log import read_predictions
+    from poc2prod.store._predlog import LogWriter
+
+    frame = pd.read_csv(GERMAN)
+    frame.drop(columns=["class"]).head(rows).to_csv(folder / "traffic.csv", index=False)
+    project.score(folder / "traffic.csv", folder / "traffic.parquet")
+    logged = read_predictions(project.log_folder)
+    feedback = LogWriter(project.log_folder, "feedback")
+    feedback.append(
+        {"request_id": r, "row": int(i), "label": int(frame["class"].iloc[i]), "time": 0.0}
+        for r, i in zip(logged["request_id"], logged["row"], strict=True)
+    )
+    feedback.close()
+    return frame
+
+
 @pytest.fixture(scope="session")
 def deployed(tmp_path_factory):
     """A deployed credit example shared by the tests that only read it."""

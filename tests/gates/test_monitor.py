@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -14,8 +13,7 @@ from poc2prod.cli import app
 from poc2prod.errors import ProjectError
 from poc2prod.gates._monitor import window_seconds
 from poc2prod.monitor._log import read_predictions
-from poc2prod.store._predlog import LogWriter
-from tests.conftest import GERMAN, deploy_example
+from tests.conftest import deploy_example, log_labelled_traffic
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +23,7 @@ def served(tmp_path_factory):
     """A deployed credit project whose log holds 400 scored German rows with their late labels."""
     root = tmp_path_factory.mktemp("monitor")
     project = deploy_example(root / "credit")  # its own: the log must hold only these rows
-    frame = pd.read_csv(GERMAN)
-    frame.iloc[:400].drop(columns=["class"]).to_csv(root / "first.csv", index=False)
-    project.score(root / "first.csv", root / "first.parquet")
-    logged = read_predictions(project.log_folder)
-    feedback = LogWriter(project.log_folder, "feedback")
-    feedback.append(
-        {"request_id": r, "row": int(i), "label": int(frame["class"].iloc[i]), "time": 0.0}
-        for r, i in zip(logged["request_id"], logged["row"], strict=True)
-    )
-    feedback.close()
-    return project, frame
+    return project, log_labelled_traffic(project, root, 400)
 
 
 def test_window_lengths():

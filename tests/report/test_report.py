@@ -8,10 +8,7 @@ import re
 import shutil
 import subprocess
 
-import pandas as pd
 import pytest
-
-from tests.conftest import GERMAN
 
 _SECTIONS = [
     "Summary",
@@ -48,22 +45,11 @@ def test_a_report_before_any_gate_says_what_fills_each_section(tmp_path):
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory):
     """A deployed credit project with logged, labelled traffic and a monitor run."""
-    from poc2prod.monitor._log import read_predictions
-    from poc2prod.store._predlog import LogWriter
-    from tests.conftest import deploy_example
+    from tests.conftest import deploy_example, log_labelled_traffic
 
     root = tmp_path_factory.mktemp("report")
     project = deploy_example(root / "credit")
-    frame = pd.read_csv(GERMAN)
-    frame.drop(columns=["class"]).head(300).to_csv(root / "new.csv", index=False)
-    project.score(root / "new.csv", root / "scored.parquet")
-    logged = read_predictions(project.log_folder)
-    feedback = LogWriter(project.log_folder, "feedback")
-    feedback.append(
-        {"request_id": r, "row": int(i), "label": int(frame["class"].iloc[i]), "time": 0.0}
-        for r, i in zip(logged["request_id"], logged["row"], strict=True)
-    )
-    feedback.close()
+    log_labelled_traffic(project, root, 300)
     project.monitor("1d")
     return project
 
