@@ -75,8 +75,8 @@ class Server:
         while not stop.is_set():
             try:
                 status, doc = self.request("POST", "/predict", body)
-            except OSError:
-                return  # the server is gone
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone (perhaps between an answer's headers and its body)
             if status == 200:
                 answered.append(doc["request_id"])
 
