@@ -126,8 +126,10 @@ def test_a_budget_too_small_for_anything(german_project):
 
 
 def test_a_tiny_budget_still_answers_within_it(german_project):
-    result = german_project.prove(budget=4)
-    assert result.elapsed_seconds < 4 + 3
+    # 8 s: with less, the fixed cost of a run (loading, profiling, starting the tracker) can leave
+    # no time for anything past the dummy when the machine is having a slow minute.
+    result = german_project.prove(budget=8)
+    assert result.elapsed_seconds < 8 + 3
     scored = {row["model"] for row in result.leaderboard if row["cv"]}
     assert scored - {"dummy"}, result.leaderboard
     assert result.best["model"] != "dummy"
