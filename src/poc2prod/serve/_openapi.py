@@ -44,6 +44,11 @@ def _field(col: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    """The ``content`` of a JSON request or response body with ``schema``."""
+    return {"application/json": {"schema": schema}}
+
+
 def document(p: Predictor) -> dict[str, Any]:
     """OpenAPI 3.1 for ``/predict``, ``/feedback``, ``/health``, ``/ready`` and ``/metrics``."""
     columns = {c["name"]: c for c in p._columns}
@@ -65,7 +70,7 @@ def document(p: Predictor) -> dict[str, Any]:
     answer["flags"] = {"type": "array", "items": {"type": "string"}}
     answer["reasons"] = {"type": "array", "items": {"type": "object"}}
     errors = {
-        str(code): {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+        str(code): {"description": text, "content": _json(_ERROR)}
         for code, text in (
             (400, "not JSON"),
             (401, "API key missing or wrong"),
@@ -73,7 +78,7 @@ def document(p: Predictor) -> dict[str, Any]:
             (422, "a row does not match the schema"),
         )
     }
-    ok = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
+    ok = {"description": "ok", "content": _json({"type": "object"})}
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{p.name} prediction service", "version": str(p.version)},
@@ -91,40 +96,36 @@ def document(p: Predictor) -> dict[str, Any]:
                     ],
                     "requestBody": {
                         "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "rows": {
-                                            "type": "array",
-                                            "items": {"$ref": "#/components/schemas/Row"},
-                                            "minItems": 1,
-                                        }
-                                    },
-                                    "required": ["rows"],
-                                }
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "rows": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Row"},
+                                        "minItems": 1,
+                                    }
+                                },
+                                "required": ["rows"],
                             }
-                        },
+                        ),
                     },
                     "responses": {
                         "200": {
                             "description": "one answer per row",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "request_id": {"type": "string"},
-                                            "version": {"type": "integer"},
-                                            "predictions": {
-                                                "type": "array",
-                                                "items": {"$ref": "#/components/schemas/Answer"},
-                                            },
+                            "content": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "request_id": {"type": "string"},
+                                        "version": {"type": "integer"},
+                                        "predictions": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Answer"},
                                         },
-                                    }
+                                    },
                                 }
-                            },
+                            ),
                         },
                         **errors,
                     },
@@ -135,19 +136,17 @@ def document(p: Predictor) -> dict[str, Any]:
                     "summary": "Record late ground-truth labels by request id",
                     "requestBody": {
                         "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "request_id": {"type": "string"},
-                                        "row": {"type": "integer", "minimum": 0},
-                                        "label": {},
-                                    },
-                                    "required": ["request_id", "label"],
-                                }
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "request_id": {"type": "string"},
+                                    "row": {"type": "integer", "minimum": 0},
+                                    "label": {},
+                                },
+                                "required": ["request_id", "label"],
                             }
-                        },
+                        ),
                     },
                     "responses": {"200": ok, **errors},
                 }
