@@ -23,7 +23,10 @@ from poc2prod.metrics import METRICS, default_metrics
 __all__ = ["Budget", "Columns", "Criterion", "DataSource", "Spec", "Split", "ValueModel"]
 
 SPEC_FILE = "poc2prod.yaml"
-Task = Literal["binary", "multiclass", "regression"]
+Task = Literal["binary", "multiclass", "regression", "text-intent", "text-sentiment"]
+# A text task is a classification problem over text columns, plus what its scenario adds
+# (intents: confidence routing and answers; sentiment: the label mix watched over time).
+TEXT_TASKS = {"text-intent": "multiclass", "text-sentiment": "multiclass"}
 
 
 class _Model(BaseModel):
@@ -112,24 +115,38 @@ class Columns(_Model):
     drop: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list, description="free-text columns (queries, posts)")
 
     def named(self) -> dict[str, str]:
         """Every column the spec names, mapped to the key that names it."""
         out = {c: k for k in ("id", "time", "group") if (c := getattr(self, k))}
-        for key in ("drop", "categorical", "numeric"):
+        for key in ("drop", "categorical", "numeric", "text"):
             out.update({c: key for c in getattr(self, key)})
         return out
 
 
 class ValueModel(_Model):
-    """Money per decision outcome (positive = earned, negative = lost), in ``currency``."""
+    """Money per decision outcome (positive = earned, negative = lost), in ``currency``.
+
+    A binary task prices the four outcomes of a yes / no decision; a ``text-intent`` task prices
+    what happens to a query: answered automatically and right, answered automatically and wrong,
+    or routed to a person because the model was not confident enough.
+    """
 
     currency: str = "EUR"
     true_positive: float = 0.0
     false_positive: float = 0.0
     false_negative: float = 0.0
     true_negative: float = 0.0
+    automated_correct: float = 0.0
+    automated_wrong: float = 0.0
+    routed: float = 0.0
     decisions_per_month: int | None = Field(None, ge=0)
+
+    @property
+    def prices_routing(self) -> bool:
+        """Whether the intent outcomes carry money (else the routing threshold has nothing to weigh)."""
+        return any((self.automated_correct, self.automated_wrong, self.routed))
 
 
 class Split(_Model):
@@ -183,6 +200,9 @@ class Spec(_Model):
     target: str
     positive_class: str | int | float | bool | None = None
     columns: Columns = Field(default_factory=Columns)
+    answers: str | None = Field(
+        None, description="text-intent: CSV of answer templates (columns intent, answer), relative path"
+    )
     criteria: Annotated[list[CriterionField], BeforeValidator(lambda v: [] if v is None else v)] = Field(
         default_factory=list
     )
@@ -197,19 +217,31 @@ class Spec(_Model):
     @_model_validator(mode="after")
     def _consistent(self) -> Spec:
         for c in self.criteria:
-            if self.task not in METRICS[c.metric].tasks:
+            if self.problem not in METRICS[c.metric].tasks:
                 raise ValueError(f"metric {c.metric!r} in criteria does not apply to a {self.task} task")
         if self.primary_metric is not None:
             if self.primary_metric not in METRICS:
                 raise ValueError(f"unknown primary_metric {self.primary_metric!r}")
-            if self.task not in METRICS[self.primary_metric].tasks:
+            if self.problem not in METRICS[self.primary_metric].tasks:
                 raise ValueError(
                     f"primary_metric {self.primary_metric!r} does not apply to a {self.task} task"
                 )
         roles = self.columns.named()
         if self.target in roles:
             raise ValueError(f"the target {self.target!r} is also listed under columns.{roles[self.target]}")
+        if self.answers is not None and self.task != "text-intent":
+            raise ValueError("answers: applies to task: text-intent only; remove it")
         return self
+
+    @property
+    def problem(self) -> Literal["binary", "multiclass", "regression"]:
+        """The learning problem behind the task: a text task is a classification over text."""
+        return TEXT_TASKS.get(self.task, self.task)  # type: ignore[return-value]
+
+    @property
+    def is_text(self) -> bool:
+        """Whether this is a text task (its models learn from the text columns)."""
+        return self.task in TEXT_TASKS
 
     @property
     def primary(self) -> str:
@@ -218,11 +250,11 @@ class Spec(_Model):
             return self.primary_metric
         if self.criteria:
             return self.criteria[0].metric
-        return default_metrics(self.task)[0]
+        return default_metrics(self.problem)[0]
 
     def report_metrics(self) -> list[str]:
         """The primary metric, the criteria metrics and the task's standard set, without repeats."""
-        names = [self.primary, *(c.metric for c in self.criteria), *default_metrics(self.task)]
+        names = [self.primary, *(c.metric for c in self.criteria), *default_metrics(self.problem)]
         return list(dict.fromkeys(names))
 
     @classmethod

@@ -82,7 +82,7 @@ class Schema(BaseModel):
         """Whether the spec still gives every column the role and the target it had at freezing."""
         return (
             self.target.name == spec.target
-            and self.target.task == spec.task
+            and self.target.task == spec.problem
             and self.target.positive_class == _positive_as_frozen(spec, self.target)
             and all(c.role == role_of(c.name, spec) for c in self.columns)
         )
@@ -130,7 +130,7 @@ def infer_schema(frame: pd.DataFrame, spec: Spec) -> Schema:
         s = frame[name]
         key = named.get(name)
         role = role_of(str(name), spec)
-        hint = {"categorical": "categorical", "numeric": "numeric"}.get(key or "")
+        hint = {"categorical": "categorical", "numeric": "numeric", "text": "text"}.get(key or "")
         kind = hint or _kind_of(s)
         if hint == "numeric" and not pd.api.types.is_numeric_dtype(s):
             raise DataError(
@@ -178,7 +178,7 @@ def _target(s: pd.Series, spec: Spec) -> TargetSchema:
         raise TargetError(
             f"target column {spec.target!r} is empty (all values missing); choose another target."
         )
-    if spec.task == "regression":
+    if spec.problem == "regression":
         if not pd.api.types.is_numeric_dtype(nonnull):
             raise TargetError(
                 f"target {spec.target!r} holds text, so it cannot be a regression target; "
@@ -186,13 +186,13 @@ def _target(s: pd.Series, spec: Spec) -> TargetSchema:
             )
         if nonnull.nunique() < 2:
             raise TargetError(f"target {spec.target!r} has a single value; there is nothing to predict.")
-        return TargetSchema(name=spec.target, task=spec.task)
+        return TargetSchema(name=spec.target, task=spec.problem)
     classes = sorted(nonnull.unique().tolist(), key=lambda v: (str(type(v)), v))
     if len(classes) < 2:
         raise TargetError(
             f"target {spec.target!r} has a single class ({classes[0]!r}); a classifier needs at least two."
         )
-    if spec.task == "binary":
+    if spec.problem == "binary":
         if len(classes) > 2:
             raise TargetError(
                 f"target {spec.target!r} has {len(classes)} classes, not 2; set task: multiclass."
@@ -209,9 +209,9 @@ def _target(s: pd.Series, spec: Spec) -> TargetSchema:
         positive = match[0]
         classes = [c for c in classes if c != positive] + [positive]
         return TargetSchema(
-            name=spec.target, task=spec.task, classes=_plain(classes), positive_class=_plain([positive])[0]
+            name=spec.target, task=spec.problem, classes=_plain(classes), positive_class=_plain([positive])[0]
         )
-    return TargetSchema(name=spec.target, task=spec.task, classes=_plain(classes))
+    return TargetSchema(name=spec.target, task=spec.problem, classes=_plain(classes))
 
 
 def encode_target(s: pd.Series, target: TargetSchema) -> np.ndarray:
@@ -249,6 +249,8 @@ def _kind_of(s: pd.Series, hint: Kind | None = None) -> Kind:
     nonnull = s.dropna()
     if nonnull.empty:
         return hint or "categorical"
+    if hint == "text":  # named under columns.text: short texts are still texts
+        return "text"
     sample = nonnull.astype(str).head(500)
     if hint == "datetime" or _looks_like_dates(sample):
         return "datetime"

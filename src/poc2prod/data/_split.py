@@ -73,7 +73,7 @@ def split_kind(spec: Spec) -> SplitKind:
         return "time"
     if spec.columns.group:
         return "group"
-    return "random" if spec.task == "regression" else "stratified"
+    return "random" if spec.problem == "regression" else "stratified"
 
 
 def make_split(frame: pd.DataFrame, y: np.ndarray, spec: Spec, fingerprint: str) -> Split:
@@ -88,7 +88,7 @@ def make_split(frame: pd.DataFrame, y: np.ndarray, spec: Spec, fingerprint: str)
     elif kind == "group":
         groups = frame[spec.columns.group].astype(str).to_numpy()
         n_splits = max(2, round(1 / frac))
-        tr, ho = next(_group_folds(y, groups, n_splits, seed, classify=spec.task != "regression"))
+        tr, ho = next(_group_folds(y, groups, n_splits, seed, classify=spec.problem != "regression"))
         train, holdout = index[tr], index[ho]
     else:
         from sklearn.model_selection import train_test_split
@@ -115,7 +115,7 @@ def cv_folds(
         return [(order[tr], order[va]) for tr, va in TimeSeriesSplit(n_splits=k).split(order)]
     if kind == "group":
         groups = frame[spec.columns.group].astype(str).to_numpy()
-        return list(_group_folds(y, groups, k, seed, classify=spec.task != "regression"))
+        return list(_group_folds(y, groups, k, seed, classify=spec.problem != "regression"))
     if kind == "stratified":
         _check_class_counts(y, k, f"run {k}-fold stratified cross-validation")
         return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))

@@ -107,11 +107,11 @@ def run_deploy(
     from poc2prod.learn import predict
     from poc2prod.monitor import reference_stats
 
-    scores = predict(model, X, spec.task, prep.n_classes)
-    reference = reference_stats(X, numeric, categorical, scores if spec.task != "multiclass" else None)
+    scores = predict(model, X, spec.problem, prep.n_classes)
+    reference = reference_stats(X, numeric, categorical, scores if spec.problem != "multiclass" else None)
     settings = {
         "name": spec.name,
-        "task": spec.task,
+        "task": spec.problem,
         "numeric": numeric,
         "categorical": categorical,
         "dates": dates,

@@ -101,7 +101,7 @@ def _selection(project: Project, prep: Prepared, n_jobs: int) -> _Selection:
     folds = prep.folds(rows, spec, notes)
     ctx = prep.context(spec, n_rows=len(folds[0][0]), n_jobs=n_jobs, n_classes=prep.n_classes)
     setup = RaceSetup(
-        task=spec.task,
+        task=spec.problem,
         ctx=ctx,
         metrics=spec.report_metrics(),
         primary=spec.primary,
@@ -110,7 +110,8 @@ def _selection(project: Project, prep: Prepared, n_jobs: int) -> _Selection:
     )
     # One study per data, features, folds and metric: change any of them and tuning starts afresh.
     key = json.dumps(
-        [prep.split.fingerprint, prep.features, len(rows), len(folds), spec.primary, spec.task], default=str
+        [prep.split.fingerprint, prep.features, len(rows), len(folds), spec.primary, spec.problem],
+        default=str,
     )
     name = f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     return _Selection(prep.X_train.iloc[rows], prep.y_train[rows], folds, setup, name, notes)
@@ -251,7 +252,7 @@ def run_optimize(
     oof = choice.oof
 
     calibration_doc, calibrator, scores_for_threshold = None, None, oof
-    if spec.task == "binary":
+    if spec.problem == "binary":
         from poc2prod.learn._calibrate import Calibrator, choose_calibration, reliability
 
         method, losses, scores_for_threshold = choose_calibration(oof, sel.y, sel.folds)
@@ -262,7 +263,7 @@ def run_optimize(
         calibration_doc["reliability_cv"] = reliability(sel.y, scores_for_threshold)
 
     threshold, curve = spec.threshold, None
-    has_value = spec.task == "binary" and any(
+    has_value = spec.problem == "binary" and any(
         getattr(spec.value, k) for k in ("true_positive", "false_positive", "false_negative", "true_negative")
     )
     if has_value:
@@ -270,7 +271,7 @@ def run_optimize(
 
         curve = value_curve(sel.y, scores_for_threshold, spec.value)
         threshold = best_threshold(curve)
-    elif spec.task == "binary":
+    elif spec.problem == "binary":
         notes.append(
             "the spec has no value: section, so the threshold stays at threshold:; add money per outcome"
         )
@@ -300,11 +301,11 @@ def run_optimize(
     }
     gain: dict[str, Any] = {"metric": spec.primary}
     for part, (X_part, y_part) in evaluate.items():
-        b = predict(baseline_model, X_part[base_cols], spec.task, prep.n_classes)
-        a = predict(model, X_part, spec.task, prep.n_classes)
+        b = predict(baseline_model, X_part[base_cols], spec.problem, prep.n_classes)
+        a = predict(model, X_part, spec.problem, prep.n_classes)
         scored[part] = {"y": y_part, "baseline": b, "optimized": a}
-        baseline_doc[part] = compute(spec.task, metrics, y_part, b, thresholds[0])
-        optimized_doc[part] = compute(spec.task, metrics, y_part, a, threshold)
+        baseline_doc[part] = compute(spec.problem, metrics, y_part, b, thresholds[0])
+        optimized_doc[part] = compute(spec.problem, metrics, y_part, a, threshold)
         low, high = paired_interval(spec.primary, y_part, b, a, thresholds, seed=spec.split.seed)
         diff = optimized_doc[part][spec.primary] - baseline_doc[part][spec.primary]
         entry = {
@@ -354,7 +355,7 @@ def run_optimize(
         trials=len(finished),
         study=study_doc,
         run_id="",
-        task=spec.task,
+        task=spec.problem,
         primary_metric=spec.primary,
         budget_seconds=budget,
         elapsed_seconds=elapsed,

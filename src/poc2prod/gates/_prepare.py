@@ -35,6 +35,7 @@ class Prepared:
     numeric: list[str]
     categorical: list[str]
     dates: list[str]
+    texts: list[str]  # free-text columns: features of a text task only
     split: d.Split
     X_train: pd.DataFrame
     y_train: np.ndarray
@@ -45,7 +46,12 @@ class Prepared:
     @property
     def features(self) -> list[str]:
         """Feature columns, in the order models see them."""
-        return [*self.numeric, *self.categorical, *self.dates]
+        return [*self.numeric, *self.categorical, *self.dates, *self.texts]
+
+    @property
+    def model_columns(self) -> list[str]:
+        """The columns a candidate pipeline reads (dates only feed engineered features)."""
+        return [*self.numeric, *self.categorical, *self.texts]
 
     @property
     def n_classes(self) -> int | None:
@@ -78,9 +84,10 @@ class Prepared:
     def context(self, spec, n_rows: int, **params: Any) -> Context:
         """The model-building context for this data."""
         return Context(
-            task=spec.task,
+            task=spec.problem,
             numeric=self.numeric,
             categorical=self.categorical,
+            texts=self.texts,
             seed=spec.split.seed,
             n_rows=n_rows,
             validation="last" if self.split.kind == "time" else "random",
@@ -120,7 +127,13 @@ def prepare(
     numeric = [c.name for c in varying if c.kind in ("numeric", "boolean")]
     categorical = [c.name for c in varying if c.kind == "categorical"]
     dates = [c.name for c in varying if c.kind == "datetime"]
-    if not numeric and not categorical:
+    texts = [c.name for c in varying if c.kind == "text"] if spec.is_text else []
+    if spec.is_text and not texts:
+        raise DataError(
+            f"task {spec.task} needs a free-text column and none was found; name it under "
+            "columns.text in poc2prod.yaml (e.g. `text: [query]`)."
+        )
+    if not numeric and not categorical and not texts:
         raise DataError(
             "no usable feature columns remain (every column is a role, dropped, constant, text or "
             "a date); add feature columns to the data or take columns out of columns.drop."
@@ -128,7 +141,7 @@ def prepare(
     split = project.freeze_split(labelled, y_all, refreeze=refreeze, notes=notes)
     pos = pd.Series(np.arange(len(labelled)), index=labelled.index)
     tr, ho = pos.loc[split.train].to_numpy(), pos.loc[split.holdout].to_numpy()
-    X = labelled[[*numeric, *categorical, *dates]]
+    X = labelled[[*numeric, *categorical, *dates, *texts]]
     return Prepared(
         frame=frame,
         schema=schema,
@@ -136,6 +149,7 @@ def prepare(
         numeric=numeric,
         categorical=categorical,
         dates=dates,
+        texts=texts,
         split=split,
         X_train=X.iloc[tr],
         y_train=y_all[tr],

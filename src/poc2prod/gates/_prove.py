@@ -87,7 +87,7 @@ def run_prove(
             "poc2prod.yaml lists no criteria; add at least one success criterion agreed with the "
             "client under criteria:, e.g. `- roc_auc >= 0.75`."
         )
-    names = candidate_names(spec.task)
+    names = candidate_names(spec.problem, text=spec.is_text)
     if models:
         unknown = [m for m in models if m not in names]
         if unknown:
@@ -102,8 +102,8 @@ def run_prove(
     emit("stage", {"name": "profiling"})
     prof = d.profile(prep.frame, schema, seed=spec.split.seed)
     numeric, categorical = prep.numeric, prep.categorical
-    X_train, y_train = prep.X_train[[*numeric, *categorical]], prep.y_train
-    X_hold, y_hold = prep.X_hold[[*numeric, *categorical]], prep.y_hold
+    X_train, y_train = prep.X_train[prep.model_columns], prep.y_train
+    X_hold, y_hold = prep.X_hold[prep.model_columns], prep.y_hold
     rows, sample_note = prep.sample(_RACE_CELLS, spec.split.seed)
     if sample_note:
         notes.append(sample_note + "; the final model is refitted on more")
@@ -114,7 +114,7 @@ def run_prove(
     ctx = prep.context(spec, n_rows=len(folds[0][0]))
     metrics = spec.report_metrics()
     setup = RaceSetup(
-        task=spec.task,
+        task=spec.problem,
         ctx=ctx,
         metrics=metrics,
         primary=spec.primary,
@@ -155,20 +155,21 @@ def run_prove(
     )
     if refit_note:
         notes.append(refit_note)
-    scores = predict(model, X_hold, spec.task, n_classes)
-    holdout = compute(spec.task, metrics, y_hold, scores, spec.threshold)
+    scores = predict(model, X_hold, spec.problem, n_classes)
+    holdout = compute(spec.problem, metrics, y_hold, scores, spec.threshold)
     cv_means = {m: best.mean(m) for m in metrics}
     verdict, judged = judge(
-        list(spec.criteria), spec.task, holdout, cv_means, y_hold, scores, spec.threshold, spec.split.seed
+        list(spec.criteria), spec.problem, holdout, cv_means, y_hold, scores, spec.threshold, spec.split.seed
     )
 
     leaderboard = [_row(r, metrics) for r in ranked] + [_row(r, metrics) for r in results if not r.usable]
     data_summary = {
         "rows": len(prep.frame),
         "labelled_rows": len(prep.labelled),
-        "features": len(numeric) + len(categorical),
+        "features": len(prep.model_columns),
         "numeric": numeric,
         "categorical": categorical,
+        "texts": prep.texts,
         "split": prep.split.kind,
         "split_fingerprint": prep.split.fingerprint,
         "train_rows": len(X_train),
@@ -186,6 +187,8 @@ def run_prove(
         "note": best.note,
         "weights": best.weights,
     }
+    if spec.problem == "multiclass":
+        best_doc["classes"] = class_report(y_hold, scores, target.classes or [])
 
     emit("stage", {"name": "recording the run"})
     elapsed = time.monotonic() - started
@@ -209,7 +212,7 @@ def run_prove(
         gate="prove",
         tags={"poc2prod.verdict": verdict, "poc2prod.best_model": best.name},
         params={
-            "task": spec.task,
+            "task": spec.problem,
             "target": target.name,
             "budget_seconds": budget,
             "seed": spec.split.seed,
@@ -242,6 +245,34 @@ def run_prove(
     project.remember("prove", result.to_dict())
     emit("done", {"result": result})
     return result
+
+
+def class_report(y: np.ndarray, scores: np.ndarray, classes: list[Any], top: int = 10) -> dict[str, Any]:
+    """Per-class recall and the most confused pairs of classes, from true classes and a probability
+    matrix: where a many-class model goes wrong, and with what.
+
+    >>> p = np.array([[.9, .1], [.2, .8], [.3, .7], [.4, .6]])
+    >>> r = class_report(np.array([0, 0, 1, 1]), p, ["a", "b"])
+    >>> r["recall"], r["confused"]
+    ({'a': 0.5, 'b': 1.0}, [{'true': 'a', 'predicted': 'b', 'count': 1, 'share_of_true': 0.5}])
+    """
+    k = len(classes)
+    predicted = scores.argmax(axis=1)
+    counts = np.zeros((k, k), dtype=int)
+    np.add.at(counts, (y, predicted), 1)
+    support = counts.sum(axis=1)
+    recall = {str(c): float(counts[i, i] / support[i]) for i, c in enumerate(classes) if support[i]}
+    off = [(counts[i, j], i, j) for i in range(k) for j in range(k) if i != j and counts[i, j]]
+    confused = [
+        {
+            "true": str(classes[i]),
+            "predicted": str(classes[j]),
+            "count": int(n),
+            "share_of_true": float(n / support[i]),
+        }
+        for n, i, j in sorted(off, key=lambda t: (-t[0], t[1], t[2]))[:top]
+    ]
+    return {"recall": recall, "confused": confused}
 
 
 def _ranked(results: list[CandidateResult], primary) -> list[CandidateResult]:

@@ -84,13 +84,13 @@ def run_retrain(project: Project, data: str | Path, *, window: float = 0.3) -> R
 
     recipe = _champion_recipe(project, champion.settings)
     ctx = prep.context(spec, len(X_fit), n_classes=prep.n_classes)
-    challenger = _fit(recipe, ctx, X_fit, y_fit, spec.task, prep.n_classes)
+    challenger = _fit(recipe, ctx, X_fit, y_fit, spec.problem, prep.n_classes)
 
     name = spec.primary
     metric = METRICS[name]
     threshold = float(champion.settings["threshold"])
-    before = predict(champion.model, X_win[prep.features], spec.task, prep.n_classes)
-    after = predict(challenger, X_win[prep.features], spec.task, prep.n_classes)
+    before = predict(champion.model, X_win[prep.features], spec.problem, prep.n_classes)
+    after = predict(challenger, X_win[prep.features], spec.problem, prep.n_classes)
     old, new = metric.fn(y_win, before, threshold), metric.fn(y_win, after, threshold)
     lo, hi = paired_interval(name, y_win, before, after, (threshold, threshold))
     better = lo > 0 if metric.greater_is_better else hi < 0

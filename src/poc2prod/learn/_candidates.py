@@ -32,6 +32,7 @@ class Context:
     seed: int = 0
     n_jobs: int = 2
     n_classes: int | None = None
+    texts: list[str] = field(default_factory=list)  # free-text columns, for the text candidates
     validation: str = "random"  # "last" when rows are in time order
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -46,6 +47,7 @@ class Candidate:
     early_stopping: bool = False
     space: Space | None = None
     defaults: Callable[[Context], dict[str, Any]] = lambda ctx: {}
+    text: bool = False  # learns from text columns (raced for text tasks only)
 
     def build(self, ctx: Context, features: FeaturePlan | None = None):
         """A fresh, unfitted pipeline: engineered features (if any), preprocessing, then the model."""
@@ -58,7 +60,8 @@ class Candidate:
 
             steps.append(("features", FeatureEngineer(features, ctx.task, ctx.n_classes, ctx.seed)))
             numeric += features.added(ctx.n_classes)
-        steps.append(("prep", make_preprocessor(self.family, numeric, ctx.categorical)))
+        prep = make_preprocessor(self.family, numeric, ctx.categorical, ctx.texts, ctx.params)
+        steps.append(("prep", prep))
         steps.append(("model", self.make(ctx)))
         return Pipeline(steps)
 
@@ -103,6 +106,19 @@ def _booster(library: str) -> Callable[[Context], Any]:
         )
 
     return make
+
+
+def _tempered_svc(ctx: Context):
+    from poc2prod.learn._text import TemperedLinearSVC
+
+    return TemperedLinearSVC(C=ctx.params.get("C", 0.5), random_state=ctx.seed)
+
+
+def _text_logistic(ctx: Context):
+    from sklearn.linear_model import LogisticRegression
+
+    # Unit-length embeddings separate best with little regularisation.
+    return LogisticRegression(C=ctx.params.get("C", 10.0), max_iter=1000)
 
 
 def _forest(extra: bool) -> Callable[[Context], Any]:
@@ -240,13 +256,39 @@ CANDIDATES: dict[str, Candidate] = {
             "random_forest", "ordinal", _forest(extra=False), space=_FOREST, defaults=_forest_defaults(False)
         ),
         Candidate("mlp", "dense", _mlp, space=_MLP, defaults=_mlp_defaults),
+        Candidate(
+            "tfidf_svm",
+            "tfidf",
+            _tempered_svc,
+            space={
+                "C": ("float", 0.05, 5.0, True),
+                "word_ngrams": ("int", 1, 3, False),
+                "char_max": ("int", 3, 6, False),
+            },
+            defaults=lambda ctx: {"C": 0.5, "word_ngrams": 2, "char_max": 5},
+            text=True,
+        ),
+        Candidate(
+            "embedding_logistic",
+            "embedding",
+            _text_logistic,
+            space={"C": ("float", 0.5, 200.0, True)},
+            defaults=lambda ctx: {"C": 10.0},
+            text=True,
+        ),
     ]
 }
 
 
-def candidate_names(task: str) -> list[str]:
-    """Candidate names for ``task``, cheapest first (the linear one is ridge for regression)."""
-    names = list(CANDIDATES)
+def candidate_names(task: str, text: bool = False) -> list[str]:
+    """Candidate names for ``task``, cheapest first (the linear one is ridge for regression); for a
+    text task, the baseline and the text candidates (the embedding one when its extra is installed)."""
+    if text:
+        from poc2prod.learn._text import embeddings_available
+
+        names = ["dummy", *(n for n, c in CANDIDATES.items() if c.text)]
+        return [n for n in names if n != "embedding_logistic" or embeddings_available()]
+    names = [n for n, c in CANDIDATES.items() if not c.text]
     if task == "regression":
         return [n if n != "logistic_regression" else "ridge" for n in names]
     return names

@@ -4,6 +4,8 @@
 * ``ordinal``: median imputation and ordinal category codes (random forest, extra trees).
 * ``native``: numbers as floats and categories as pandas categoricals that gradient-boosting
   libraries split on natively; categories unseen in training become missing.
+* ``tfidf`` / ``embedding``: each text column as TF-IDF n-grams or as a sentence embedding
+  (see ``_text``), beside the ``dense`` treatment of any numeric and categorical columns.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-Family = Literal["dense", "ordinal", "native"]
+Family = Literal["dense", "ordinal", "native", "tfidf", "embedding"]
 
 # One-hot columns beyond this many categories per feature cost more than they give a linear model.
 _MAX_ONE_HOT = 30
@@ -64,8 +66,15 @@ class NativeCategories(TransformerMixin, BaseEstimator):
         return self.feature_names_in_
 
 
-def make_preprocessor(family: Family, numeric: list[str], categorical: list[str]):
-    """A fresh, unfitted preprocessor for ``family`` over the given feature columns."""
+def make_preprocessor(
+    family: Family,
+    numeric: list[str],
+    categorical: list[str],
+    texts: list[str] | None = None,
+    params: dict | None = None,
+):
+    """A fresh, unfitted preprocessor for ``family`` over the given feature columns (text columns
+    are used by the text families only; ``params`` may set their TF-IDF n-gram lengths)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
@@ -75,7 +84,7 @@ def make_preprocessor(family: Family, numeric: list[str], categorical: list[str]
         return NativeCategories(list(numeric), list(categorical))
     to_str = FunctionTransformer(_as_str, feature_names_out="one-to-one")
     to_float = FunctionTransformer(_as_float, feature_names_out="one-to-one")
-    if family == "dense":
+    if family in ("dense", "tfidf", "embedding"):
         num = make_pipeline(to_float, SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
         cat = make_pipeline(
             to_str,
@@ -98,6 +107,17 @@ def make_preprocessor(family: Family, numeric: list[str], categorical: list[str]
             ),
         )
     parts = []
+    if family in ("tfidf", "embedding"):
+        from poc2prod.learn import _text
+
+        p = params or {}
+        for i, name in enumerate(texts or []):
+            step = (
+                _text.tfidf(p.get("word_ngrams", 2), p.get("char_max", 5))
+                if family == "tfidf"
+                else _text.SentenceEncoder()
+            )
+            parts.append((f"text{i}", step, name))  # a name, not a list: the step gets one column
     if numeric:
         parts.append(("num", num, list(numeric)))
     if categorical:

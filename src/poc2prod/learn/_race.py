@@ -160,18 +160,11 @@ def _run_candidate(
     cap = None
     # Boosters stop at their deadline, so only learners that cannot be interrupted are probed.
     if n_fold_train > _PROBE_ABOVE and not candidate.early_stopping:
-        t0 = time.monotonic()
-        probe_idx = np.random.default_rng(setup.ctx.seed).choice(folds[0][0], _PROBE_ROWS, replace=False)
-        model = build()
-        _set_deadline(model, until)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a probe on a sample warns of things the real fit will not
-            model.fit(X.iloc[probe_idx], y[probe_idx])
-        per_row = (time.monotonic() - t0) / _PROBE_ROWS
+        per_fold = _probe(X, y, folds[0][0], setup, build, until)
         left = until - time.monotonic()
-        projected = per_row * n_fold_train * k * _SAFETY
+        projected = per_fold(n_fold_train) * k * _SAFETY
         if projected > left:
-            cap = int(left / (per_row * k * _SAFETY))
+            cap = _rows_within(per_fold, left / (k * _SAFETY), n_fold_train)
             if cap >= 0.9 * n_fold_train:  # within the projection's own error: not worth a sample
                 cap = None
             if cap is not None and cap < _MIN_ROWS:
@@ -232,6 +225,37 @@ def _run_candidate(
         )
     result.oof = oof if result.status == "done" else None
     result.note = "; ".join(dict.fromkeys(notes)) or None
+
+
+def _probe(X, y, rows: np.ndarray, setup: RaceSetup, build: Callable[[], Any], until: float):
+    """Seconds one fit takes on n rows, as a function of n, from timed fits on two row samples.
+
+    A first, untimed fit on a few rows pays the one-off costs (imports, caches) that would
+    otherwise look like time per row; the growth between the two timed sizes gives the exponent
+    (a linear SVM with many classes or a forest grows faster than linearly in the rows).
+    """
+    sample = np.random.default_rng(setup.ctx.seed).choice(rows, _PROBE_ROWS, replace=False)
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a probe on a sample warns of things the real fit will not
+        for n in (_PROBE_ROWS // 10, _PROBE_ROWS // 4, _PROBE_ROWS):
+            model = build()
+            _set_deadline(model, until)
+            t0 = time.monotonic()
+            model.fit(X.iloc[sample[:n]], y[sample[:n]])
+            times.append(time.monotonic() - t0)
+    small, large = times[1], times[2]
+    exponent = float(np.clip(np.log(max(large, 1e-6) / max(small, 1e-6)) / np.log(4.0), 1.0, 2.0))
+    return lambda n: large * (n / _PROBE_ROWS) ** exponent
+
+
+def _rows_within(per_fold: Callable[[float], float], seconds: float, n: int) -> int:
+    """The most rows (at most ``n``) whose fit ``per_fold`` projects within ``seconds``."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if per_fold(mid) <= seconds else (lo, mid - 1)
+    return lo
 
 
 def ensemble(

@@ -223,7 +223,7 @@ def _optimization(opt: dict | None, project: Project) -> str:
 
 def _holdout_charts(project: Project, versions: list) -> str:
     """ROC and cumulative gains of the champion on the frozen holdout, scored here."""
-    if not any(v.champion for v in versions) or project.spec.task != "binary":
+    if not any(v.champion for v in versions) or project.spec.problem != "binary":
         return ""
     import numpy as np
     from sklearn.metrics import roc_auc_score, roc_curve
