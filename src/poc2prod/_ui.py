@@ -191,14 +191,24 @@ def show_optimize(result: OptimizeResult, project: Project, console: Console | N
         money = Table(title=f"value on the holdout, threshold {result.threshold:.3f}", title_justify="left")
         for col in ("decision rule", "per 1,000 decisions", "per month"):
             money.add_column(col, justify="left" if col == "decision rule" else "right")
+        from poc2prod.value import do_nothing
+
         rows = [
-            ("approve everyone", v["approve_everyone"]),
+            do_nothing(v),
             (f"prove model at {v['prove_model']['threshold']:g}", v["prove_model"]),
             (f"optimized at {result.threshold:.3f}", v),
         ]
         for label, doc in rows:
             money.add_row(label, _money(doc["per_1000_decisions"], cur), _money(doc["per_month"], cur))
         out.print(money)
+        if v.get("automation_rate") is not None:
+            accuracy = v["automated_accuracy"]
+            out.print(
+                f"queries answered automatically: [bold]{v['automation_rate']:.1%}[/]"
+                + (f", {accuracy:.1%} of them right" if accuracy is not None else "")
+                + f"; below {result.threshold:.3f} confidence a query goes to a person",
+                highlight=False,
+            )
     out.print(f"({result.elapsed_seconds:.1f}s of a {result.budget_seconds:.0f}s budget)")
     out.print(
         f"[dim]run {result.run_id} — browse with: mlflow ui --backend-store-uri {project.tracking_uri}[/]",

@@ -26,7 +26,17 @@ import pandas as pd
 if TYPE_CHECKING:
     from poc2prod.spec import ValueModel
 
-__all__ = ["Value", "best_threshold", "outcomes", "value_curve", "value_per_decision"]
+__all__ = [
+    "Value",
+    "best_threshold",
+    "do_nothing",
+    "outcomes",
+    "routing_curve",
+    "routing_outcomes",
+    "routing_value",
+    "value_curve",
+    "value_per_decision",
+]
 
 
 def outcomes(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, int]:
@@ -80,11 +90,73 @@ def value_curve(y: np.ndarray, scores: np.ndarray, vm: ValueModel) -> pd.DataFra
     )
 
 
+def routing_outcomes(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, int]:
+    """Counts of queries answered automatically (right or wrong) and routed to a person, when a
+    query whose top class probability is below ``threshold`` is routed.
+
+    >>> p = np.array([[.9, .1], [.3, .7], [.55, .45]])
+    >>> routing_outcomes(np.array([0, 0, 1]), p, 0.6)
+    {'automated_correct': 1, 'automated_wrong': 1, 'routed': 1}
+    """
+    proba = np.asarray(proba)
+    confident = proba.max(axis=1) >= threshold
+    right = proba.argmax(axis=1) == np.asarray(y)
+    return {
+        "automated_correct": int((confident & right).sum()),
+        "automated_wrong": int((confident & ~right).sum()),
+        "routed": int((~confident).sum()),
+    }
+
+
+def routing_value(y: np.ndarray, proba: np.ndarray, threshold: float, vm: ValueModel) -> float:
+    """Mean money per query when queries under ``threshold`` confidence go to a person."""
+    counts = routing_outcomes(y, proba, threshold)
+    return sum(n * getattr(vm, k) for k, n in counts.items()) / max(1, len(y))
+
+
+def routing_curve(y: np.ndarray, proba: np.ndarray, vm: ValueModel) -> pd.DataFrame:
+    """Automation rate, accuracy of the automated answers and value per query at every
+    confidence threshold that changes a routing, computed exactly (as :func:`value_curve`)."""
+    proba = np.asarray(proba)
+    confidence = proba.max(axis=1)
+    right = proba.argmax(axis=1) == np.asarray(y)
+    distinct = np.unique(confidence)
+    cuts = np.concatenate([[distinct[0] - 1e-9], (distinct[:-1] + distinct[1:]) / 2, [distinct[-1] + 1e-9]])
+    order = np.argsort(-confidence, kind="stable")
+    right_cum = np.concatenate([[0], np.cumsum(right[order])])
+    automated = len(confidence) - np.searchsorted(np.sort(confidence), cuts, side="left")
+    correct = right_cum[automated]
+    wrong = automated - correct
+    routed = len(confidence) - automated
+    money = correct * vm.automated_correct + wrong * vm.automated_wrong + routed * vm.routed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.where(automated > 0, correct / np.maximum(automated, 1), np.nan)
+    return pd.DataFrame(
+        {
+            "threshold": np.clip(cuts, 0.0, 1.0),
+            "automation_rate": automated / len(confidence),
+            "automated_accuracy": accuracy,
+            "automated_correct": correct,
+            "automated_wrong": wrong,
+            "routed": routed,
+            "value_per_decision": money / len(confidence),
+        }
+    )
+
+
 def best_threshold(curve: pd.DataFrame) -> float:
     """The threshold of highest value (among equals, the middle one of the best run)."""
     v = curve["value_per_decision"].to_numpy()
     best = np.flatnonzero(np.isclose(v, v.max(), rtol=0, atol=1e-9))
     return float(np.clip(curve["threshold"].to_numpy()[best[len(best) // 2]], 0.0, 1.0))
+
+
+def do_nothing(value_doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The policy a value summary compares with, and its figures: approving everyone for a yes /
+    no decision, routing every query to a person for intents."""
+    if "route_everyone" in value_doc:
+        return "routing every query to a person", value_doc["route_everyone"]
+    return "approving everyone", value_doc["approve_everyone"]
 
 
 @dataclass(frozen=True)

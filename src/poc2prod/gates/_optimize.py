@@ -161,7 +161,7 @@ def run_optimize(
     )
     plan = StudyPlan.from_attrs(study.user_attrs)
     if plan is None:
-        families = _families(proved)
+        families = _families(proved, text=spec.is_text)
         emit("stage", {"name": "testing engineered features"})
         features, tested = _choose_features(sel, prep, families[0], started + budget * _FEATURES_SHARE)
         plan = StudyPlan(tuple(families), features)
@@ -263,17 +263,17 @@ def run_optimize(
         calibration_doc["reliability_cv"] = reliability(sel.y, scores_for_threshold)
 
     threshold, curve = spec.threshold, None
-    has_value = spec.problem == "binary" and any(
-        getattr(spec.value, k) for k in ("true_positive", "false_positive", "false_negative", "true_negative")
-    )
+    has_value = _priced(spec)
     if has_value:
-        from poc2prod.value import best_threshold, value_curve
+        from poc2prod.value import best_threshold, routing_curve, value_curve
 
-        curve = value_curve(sel.y, scores_for_threshold, spec.value)
+        pricing = routing_curve if spec.task == "text-intent" else value_curve
+        curve = pricing(sel.y, scores_for_threshold, spec.value)
         threshold = best_threshold(curve)
-    elif spec.problem == "binary":
+    elif spec.problem == "binary" or spec.task == "text-intent":
         notes.append(
-            "the spec has no value: section, so the threshold stays at threshold:; add money per outcome"
+            "the spec's value: section prices no outcome, so the threshold stays at threshold:; "
+            "add money per outcome"
         )
 
     emit("stage", {"name": "refitting on all training rows"})
@@ -287,7 +287,7 @@ def run_optimize(
 
     emit("stage", {"name": "scoring the holdout"})
     baseline_model = load_model(project.tracking_uri, proved["run_id"])
-    base_cols = [*proved["data"]["numeric"], *proved["data"]["categorical"]]
+    base_cols = [*proved["data"]["numeric"], *proved["data"]["categorical"], *proved["data"].get("texts", [])]
     metrics = setup.metrics
     thresholds = (float(proved.get("threshold", spec.threshold)), threshold)
     evaluate = {"holdout": (prep.X_hold, prep.y_hold), **newer}
@@ -468,7 +468,7 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> None:
             p.wait(timeout=10)
 
 
-def _families(proved: dict[str, Any]) -> list[str]:
+def _families(proved: dict[str, Any], text: bool = False) -> list[str]:
     """The strongest distinct model families on prove's leaderboard, plus the best-ranked booster
     and forest when those are missing: a blend gains most from unlike models, and prove may have
     ranked a forest low only because the race trained it on a row sample."""
@@ -481,7 +481,7 @@ def _families(proved: dict[str, Any]) -> list[str]:
         if usable and name not in ranked and get_candidate(name).space:
             ranked.append(name)
     chosen = ranked[:_FAMILIES]
-    for kind in (("lightgbm", "xgboost"), ("random_forest", "extra_trees")):
+    for kind in () if text else (("lightgbm", "xgboost"), ("random_forest", "extra_trees")):
         if not any(n in kind for n in chosen):
             chosen.append(next((n for n in ranked if n in kind), kind[0]))
     return chosen
@@ -590,24 +590,46 @@ def _refit(recipe: Recipe, prep: Prepared, setup: RaceSetup, trials: list, deadl
     return recipe.build(ctx, seeds=seeds).fit(prep.X_train, prep.y_train), seeds
 
 
+def _priced(spec) -> bool:
+    """Whether the spec's value model prices the decisions this task makes."""
+    vm = spec.value
+    if spec.task == "text-intent":
+        return vm.prices_routing
+    return spec.problem == "binary" and any(
+        (vm.true_positive, vm.false_positive, vm.false_negative, vm.true_negative)
+    )
+
+
 def _value(spec, scored, thresholds, curve) -> dict[str, Any]:
     """Money per decision on the holdout (and newer data): optimized at its threshold, against
-    approving everyone and against prove's model at its threshold."""
-    from poc2prod.value import Value, value_per_decision
+    the do-nothing policy (approve everyone; for intents, route every query to a person) and
+    against prove's model at its threshold."""
+    from poc2prod.value import Value, routing_value, value_per_decision
 
     vm = spec.value
+    routing = spec.task == "text-intent"
+    per_decision = routing_value if routing else value_per_decision
 
     def money(y, s, t) -> dict[str, Any]:
-        return Value(value_per_decision(y, s, t, vm), vm.currency, vm.decisions_per_month).to_dict()
+        return Value(per_decision(y, s, t, vm), vm.currency, vm.decisions_per_month).to_dict()
 
     out: dict[str, Any] = {}
     for part, s in scored.items():
         y = s["y"]
+        # Scores no row reaches: nobody refused, or every query routed.
+        nothing = np.zeros_like(s["optimized"])
         doc = {
             **money(y, s["optimized"], thresholds[1]),
-            "approve_everyone": money(y, np.zeros(len(y)), 1.0),
+            "route_everyone" if routing else "approve_everyone": money(y, nothing, 1.0 + 1e-9),
             "prove_model": {**money(y, s["baseline"], thresholds[0]), "threshold": thresholds[0]},
         }
+        if routing:
+            from poc2prod.value import routing_outcomes
+
+            counts = routing_outcomes(y, s["optimized"], thresholds[1])
+            automated = counts["automated_correct"] + counts["automated_wrong"]
+            doc["automation_rate"] = automated / max(1, len(y))
+            doc["automated_accuracy"] = counts["automated_correct"] / automated if automated else None
         if part == "holdout":
             out.update(doc)
         else:
@@ -615,8 +637,11 @@ def _value(spec, scored, thresholds, curve) -> dict[str, Any]:
     best = curve["value_per_decision"].max()
     out["cv"] = Value(float(best), vm.currency, vm.decisions_per_month).to_dict()
     out["threshold"] = thresholds[1]
+    shown = (
+        ["threshold", "automation_rate", "automated_accuracy"] if routing else ["threshold", "positive_share"]
+    )
     out["curve"] = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 101).astype(int))][
-        ["threshold", "positive_share", "value_per_decision"]
+        [*shown, "value_per_decision"]
     ].to_dict(orient="list")
     return out
 

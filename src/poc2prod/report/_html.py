@@ -167,6 +167,10 @@ def _proof(prove: dict | None, project: Project) -> str:
     )
 
 
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f}%"
+
+
 def _optimization(opt: dict | None, project: Project) -> str:
     if not opt:
         return "<h2>Optimization</h2>" + _pending("optimize", "optimize", project)
@@ -180,15 +184,18 @@ def _optimization(opt: dict | None, project: Project) -> str:
     ]
     value = opt.get("value")
     if value:
+        from poc2prod.value import do_nothing
+
         cur = value["currency"]
+        nothing_label, nothing = do_nothing(value)
         out.append(
             "<table><tr><th>per 1,000 decisions</th><th>value</th></tr>"
             f"<tr><td>this model, threshold {value['threshold']:.3f}</td>"
             f"<td><b>{_money(value['per_1000_decisions'], cur)}</b></td></tr>"
             f"<tr><td>the proven model at {value['prove_model']['threshold']:.3f}</td>"
             f"<td>{_money(value['prove_model']['per_1000_decisions'], cur)}</td></tr>"
-            "<tr><td>approving everyone</td>"
-            f"<td>{_money(value['approve_everyone']['per_1000_decisions'], cur)}</td></tr></table>"
+            f"<tr><td>{escape(nothing_label)}</td>"
+            f"<td>{_money(nothing['per_1000_decisions'], cur)}</td></tr></table>"
         )
         curve = value.get("curve") or {}
         if curve.get("threshold"):
@@ -201,6 +208,28 @@ def _optimization(opt: dict | None, project: Project) -> str:
                     y_label=f"{cur} per decision",
                     x_range=(0.0, 1.0),
                     marks={"chosen": value["threshold"]},
+                )
+            )
+        if curve.get("automation_rate"):
+            pairs = [
+                (a, c)
+                for a, c in zip(curve["automation_rate"], curve["automated_accuracy"], strict=True)
+                if c is not None and c == c
+            ]
+            out.append(
+                f"<p>Automation against accuracy: at the chosen confidence threshold "
+                f"{value['threshold']:.3f}, {_pct(value['automation_rate'])} of the holdout's queries are "
+                f"answered automatically and {_pct(value['automated_accuracy'])} of those answers are "
+                "right; the rest go to a person. Lower the threshold to automate more, at the cost of "
+                "more wrong answers (cross-validated):</p>"
+                + line_chart(
+                    {
+                        "accuracy of automated answers": ([a for a, _ in pairs], [c for _, c in pairs]),
+                    },
+                    x_label="share of queries answered automatically",
+                    y_label="accuracy",
+                    x_range=(0.0, 1.0),
+                    marks={"chosen": value["automation_rate"]},
                 )
             )
     reliability = (opt.get("calibration") or {}).get("reliability_holdout")
