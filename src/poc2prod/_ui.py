@@ -293,7 +293,36 @@ def show_monitor(result: MonitorResult, project: Project, console: Console | Non
             f"{d['reference_missing_rate']:.1%}",
             style="bold red" if d["psi"] == d["psi"] and d["psi"] > limit else None,
         )
-    out.print(drift)
+    if latest.drift:
+        out.print(drift)
+    for t in latest.texts:
+        out.print(
+            f"latest window, words of {t['column']}: PSI {_fmt(t['psi'], 3)}, unknown words "
+            f"{t['oov_rate']:.1%} (training {t['reference_oov_rate']:.1%}), "
+            f"{t['mean_length']:.1f} words per text (training {t['reference_mean_length']:.1f})"
+            + (f"; rising: {', '.join(r['token'] for r in t['risen'][:8])}" if t["risen"] else ""),
+            highlight=False,
+        )
+    if latest.mix and result.classes:
+        moved = sorted(
+            zip(result.classes, latest.mix["shares"], latest.mix["reference_shares"], strict=True),
+            key=lambda c: -abs(c[1] - c[2]),
+        )[:5]
+        out.print(
+            f"latest window, predicted mix: PSI {_fmt(latest.mix['psi'], 3)} "
+            f"(chi-square p {latest.mix['p_value']:.2g}); most moved: "
+            + ", ".join(f"{c} {now:.1%} (training {ref:.1%})" for c, now, ref in moved),
+            highlight=False,
+        )
+    if latest.automation_rate is not None:
+        out.print(f"latest window: {latest.automation_rate:.1%} of queries answered without a person")
+    for shift in result.shifts:
+        when = dt.datetime.fromtimestamp(shift["end"], dt.UTC).strftime("%m-%d %H:%M")
+        out.print(
+            f"shift: {shift['class']} {shift['direction']} to {shift['share']:.1%} in the window ending "
+            f"{when} (expected {shift['expected']:.1%})",
+            highlight=False,
+        )
     for a in result.alerts:
         out.print(f"[bold red]alert[/]: {a}", highlight=False)
     if not result.alerts:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from poc2prod.project import Project
 
 _REFERENCE_ROWS = 50_000
+_QUESTIONS = 20_000  # known questions an intent service searches for similar ones
 
 
 @dataclass
@@ -101,20 +102,23 @@ def run_deploy(
         uses_dates = False
     numeric, categorical = prep.numeric, prep.categorical
     dates = prep.dates if uses_dates else []
-    X = prep.X_train[[*numeric, *categorical, *dates]]
+    X = prep.X_train[[*numeric, *categorical, *dates, *prep.texts]]
     if len(X) > _REFERENCE_ROWS:
         X = X.iloc[np.sort(np.random.default_rng(0).choice(len(X), _REFERENCE_ROWS, replace=False))]
     from poc2prod.learn import predict
     from poc2prod.monitor import reference_stats
 
     scores = predict(model, X, spec.problem, prep.n_classes)
-    reference = reference_stats(X, numeric, categorical, scores if spec.problem != "multiclass" else None)
+    classes = prep.schema.target.classes
+    reference = reference_stats(X, numeric, categorical, scores, texts=prep.texts, classes=classes)
     settings = {
         "name": spec.name,
         "task": spec.problem,
+        "scenario": spec.task,
         "numeric": numeric,
         "categorical": categorical,
         "dates": dates,
+        "texts": prep.texts,
         "threshold": threshold,
         "classes": prep.schema.target.classes,
         "positive_class": prep.schema.target.positive_class,
@@ -127,6 +131,7 @@ def run_deploy(
         "source_gate": gate,
         "source_run": source["run_id"],
         "deployed_at": time.time(),
+        **(_intent_settings(project, prep) if spec.task == "text-intent" else {}),
     }
     record = RunRecord(
         gate="deploy",
@@ -181,6 +186,30 @@ def run_deploy(
     if alias == CHAMPION:
         project.remember("deploy", result.to_dict())
     return result
+
+
+def _intent_settings(project: Project, prep) -> dict[str, Any]:
+    """What an intent service returns besides the intent: the answer templates, and the training
+    queries (with their intents) it searches for the questions nearest to an unsure one."""
+    from poc2prod.tasks import load_answers
+
+    spec = project.spec
+    classes = prep.schema.target.classes or []
+    answers: dict[str, str] = {}
+    if spec.answers:
+        answers, _ = load_answers(project.root / spec.answers, classes)
+    rows = np.arange(len(prep.X_train))
+    if len(rows) > _QUESTIONS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, _QUESTIONS, replace=False))
+    text = prep.texts[0]
+    return {
+        "answers": answers,
+        "questions": {
+            "column": text,
+            "texts": prep.X_train[text].iloc[rows].fillna("").astype(str).tolist(),
+            "intents": [str(classes[k]) for k in prep.y_train[rows]],
+        },
+    }
 
 
 def _uses_dates(recipe: dict[str, Any]) -> bool:

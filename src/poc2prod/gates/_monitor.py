@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from poc2prod.project import Project
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# A p-chart's limits at 3 sigma: a class's share is flagged in a window with no real change with
+# probability 0.27 %, so 30 windows of 3 classes raise about 0.2 false alarms. With many classes
+# (77 intents) the rate per class shrinks so that a window raises a false alarm at most 1 % of
+# the time whatever the number of classes.
+_SHIFT_ALPHA = 0.0027
+_SHIFT_WINDOW_ALPHA = 0.01
+_SHIFT_BASELINE = 7  # windows before a shift can be judged: the chart's own estimate of each share
 
 
 def window_seconds(text: str) -> float:
@@ -51,6 +58,9 @@ class Window:
     metrics: dict[str, float] = field(default_factory=dict)
     value: dict[str, Any] | None = None
     shadow: dict[str, Any] | None = None  # the challenger scored in shadow: its figures on the same rows
+    texts: list[dict[str, Any]] = field(default_factory=list)  # per text column: vocabulary drift
+    mix: dict[str, Any] | None = None  # classifiers: the predicted class mix against the training one
+    automation_rate: float | None = None  # intents: the share of queries answered without a person
 
 
 @dataclass
@@ -66,6 +76,9 @@ class MonitorResult:
     promised_per_decision: float | None
     currency: str
     webhook: dict[str, Any] | None = None  # where the alerts were posted, and how that went
+    classes: list[str] = field(default_factory=list)  # the order of every window's mix shares
+    shifts: list[dict[str, Any]] = field(default_factory=list)  # sudden moves of a class's share
+    shift_false_alarm_rate: float | None = None  # per class and window, with no real change
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy; the shape of ``monitor --json``."""
@@ -90,6 +103,8 @@ def run_monitor(project: Project, *, window: str | None = None) -> MonitorResult
         )
     labels = read_feedback(project.log_folder)
     rejected = pd.DataFrame(read_log(project.log_folder, "rejected"), columns=["time", "rows"])
+    # A classifier's answers carry its predicted class as "label"; the late labels are the truth.
+    frame = frame.rename(columns={"label": "predicted"})
     frame = frame.merge(labels[["request_id", "row", "label"]], on=["request_id", "row"], how="left")
     bundles = {v: load_bundle(project.tracking_uri, spec.name, int(v)) for v in frame["version"].unique()}
     latest = float(max(frame["time"].max(), rejected["time"].max() if len(rejected) else -np.inf))
@@ -103,15 +118,19 @@ def run_monitor(project: Project, *, window: str | None = None) -> MonitorResult
     for w in windows:
         inside = (rejected["time"] > w.start) & (rejected["time"] <= w.end)
         w.rejected_rows = int(rejected.loc[inside, "rows"].sum())
+    classes, shifts = _shifts(windows, bundles)
     result = MonitorResult(
         name=spec.name,
         window=window or settings.window,
         rows=len(frame),
         labelled=int(frame["label"].notna().sum()),
         windows=windows,
-        alerts=_alerts(windows[-1], spec),
+        alerts=_alerts(windows[-1], spec, [s for s in shifts if s["window"] == len(windows) - 1]),
         promised_per_decision=promised,
         currency=spec.value.currency,
+        classes=classes,
+        shifts=shifts,
+        shift_false_alarm_rate=_shift_alpha(len(classes)) if classes else None,
     )
     if result.alerts and settings.webhook:
         result.webhook = _post(settings.webhook, {"project": spec.name, "alerts": result.alerts})
@@ -149,6 +168,14 @@ def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -
     if "score" in part.columns and "score" in reference:
         score_drift = feature_drift("score", reference["score"], part["score"].to_numpy()).to_dict()
     labelled = part[part["label"].notna()]
+    texts = _text_drift(part, reference)
+    mix = None
+    if "predicted" in part.columns and reference.get("classes"):
+        from poc2prod.monitor._text import mix_drift
+
+        classes = list(reference["classes"])
+        mix = mix_drift(reference["classes"], part["predicted"].astype(str).to_numpy(), classes)
+        mix["reference_shares"] = [reference["classes"][c] for c in classes]
     out = Window(
         start=start,
         end=end,
@@ -160,6 +187,9 @@ def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -
         drift=drift,
         score_drift=score_drift,
         labelled=len(labelled),
+        texts=texts,
+        mix=mix,
+        automation_rate=float(1 - part["routed"].astype(bool).mean()) if "routed" in part.columns else None,
     )
     if len(labelled):
         out.metrics, out.value = _performance(labelled, bundle.settings, spec)
@@ -175,6 +205,41 @@ def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -
                 "value": value,
             }
     return out
+
+
+def _text_drift(part: pd.DataFrame, reference: dict[str, Any]) -> list[dict[str, Any]]:
+    """Vocabulary drift of each text column of the window against the training texts."""
+    from poc2prod.monitor._text import TextReference, text_drift
+
+    return [
+        {"column": c, **text_drift(TextReference.from_dict(ref), part[c].fillna("").astype(str).tolist())}
+        for c, ref in (reference.get("texts") or {}).items()
+        if c in part.columns
+    ]
+
+
+def _shifts(windows: list[Window], bundles: dict) -> tuple[list[str], list[dict[str, Any]]]:
+    """A control chart of each class's share over the windows (oldest first): the windows where a
+    share moved beyond what the preceding windows make plausible, with its time."""
+    from poc2prod.monitor._text import mix_shifts
+
+    mixes = [w.mix for w in windows]
+    if not mixes or any(m is None for m in mixes):
+        return [], []
+    classes = list(next(iter(bundles.values())).reference["classes"])
+    counts = np.array([np.round(np.asarray(m["shares"], float) * m["labels"]) for m in mixes])
+    counts = np.nan_to_num(counts).astype(int)
+    if len(windows) <= _SHIFT_BASELINE:
+        return classes, []
+    shifts = mix_shifts(counts, classes, baseline=_SHIFT_BASELINE, alpha=_shift_alpha(len(classes)))
+    for s in shifts:
+        s["start"], s["end"] = windows[s["window"]].start, windows[s["window"]].end
+    return classes, shifts
+
+
+def _shift_alpha(n_classes: int) -> float:
+    """The false-alarm rate per class and window of the mix's control chart."""
+    return min(_SHIFT_ALPHA, _SHIFT_WINDOW_ALPHA / max(1, n_classes))
 
 
 def _performance(labelled: pd.DataFrame, settings: dict, spec) -> tuple[dict[str, float], dict | None]:
@@ -208,7 +273,62 @@ def _performance(labelled: pd.DataFrame, settings: dict, spec) -> tuple[dict[str
     if task == "regression":
         y = labelled["label"].to_numpy(dtype=float)
         return _safe(compute, task, names, y, labelled["prediction"].to_numpy(dtype=float)), None
-    return {}, None  # multiclass: the log keeps per-class probabilities; their metrics come later
+    return _multiclass(labelled, settings, names or default_metrics(task)[:1])
+
+
+def _multiclass(
+    labelled: pd.DataFrame, settings: dict, names: list[str]
+) -> tuple[dict[str, float], dict | None]:
+    """A classifier's metrics on the labelled rows (from its class probabilities when the log kept
+    them, else only the metrics its predicted classes decide) and, for intents, the money made by
+    the queries answered automatically (right or wrong) and those routed to a person."""
+    from poc2prod.metrics import METRICS, compute
+    from poc2prod.spec import ValueModel
+    from poc2prod.value import Value
+
+    classes = [str(c) for c in settings["classes"]]
+    index = {c: i for i, c in enumerate(classes)}
+    truth = labelled["label"].map(lambda v: _class_text(v, classes)).map(index)
+    known = truth.notna().to_numpy()
+    rows = labelled[known]
+    y = truth[known].to_numpy(dtype=int)
+    predicted = rows["predicted"].astype(str).map(index).fillna(-1).to_numpy(dtype=int)
+    columns = [f"p_{c}" for c in classes]
+    if all(c in rows.columns for c in columns):
+        proba = rows[columns].to_numpy(dtype=float)
+    else:  # only the decision was logged: metrics of the decision only
+        proba = np.zeros((len(rows), len(classes)))
+        proba[predicted >= 0, predicted[predicted >= 0]] = 1.0
+        names = [n for n in names if n in ("accuracy", "macro_f1", "balanced_accuracy", "weighted_f1")]
+        names = names or ["accuracy", "macro_f1"]
+    metrics = _safe(compute, "multiclass", [n for n in names if n in METRICS], y, proba)
+    if "routed" not in rows.columns or not len(rows):
+        return metrics, None
+    vm = ValueModel(**settings["value"])
+    routed = rows["routed"].astype(bool).to_numpy()
+    right = predicted == y
+    counts = {
+        "automated_correct": int((~routed & right).sum()),
+        "automated_wrong": int((~routed & ~right).sum()),
+        "routed": int(routed.sum()),
+    }
+    money = sum(n * getattr(vm, k) for k, n in counts.items())
+    value = {
+        "outcomes": counts,
+        "total": money,
+        **Value(money / len(rows), vm.currency, vm.decisions_per_month).to_dict(),
+    }
+    return metrics, value
+
+
+def _class_text(value: Any, classes: list[str]) -> str | None:
+    """A late label as the class name it means (a label 2 arrives as 2.0 beside missing ones)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value)
+    if text not in classes and isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    return text if text in classes else None
 
 
 def _safe(compute, task, names, y, p, threshold: float = 0.5) -> dict[str, float]:
@@ -224,7 +344,7 @@ def _safe(compute, task, names, y, p, threshold: float = 0.5) -> dict[str, float
     return out
 
 
-def _alerts(latest: Window, spec) -> list[str]:
+def _alerts(latest: Window, spec, shifts: list[dict[str, Any]]) -> list[str]:
     m = spec.monitoring
     alerts = [
         f"{d['feature']} drifted: PSI {d['psi']:.2f} > {m.psi_alert:g}"
@@ -234,6 +354,24 @@ def _alerts(latest: Window, spec) -> list[str]:
     s = latest.score_drift
     if s and s["psi"] == s["psi"] and s["psi"] > m.score_psi_alert:
         alerts.append(f"the scores drifted: PSI {s['psi']:.2f} > {m.score_psi_alert:g}")
+    for t in latest.texts:
+        if t["psi"] == t["psi"] and t["psi"] > m.psi_alert:
+            words = ", ".join(r["token"] for r in t["risen"][:5])
+            alerts.append(
+                f"the words of {t['column']} drifted: PSI {t['psi']:.2f} > {m.psi_alert:g}, "
+                f"{t['oov_rate']:.1%} unknown words (training {t['reference_oov_rate']:.1%})"
+                + (f"; rising: {words}" if words else "")
+            )
+    # A many-class mix on few rows has a large PSI by chance: the chi-square test must agree.
+    mix = latest.mix
+    if mix and mix["psi"] == mix["psi"] and mix["psi"] > m.psi_alert and mix["p_value"] < 0.001:
+        alerts.append(f"the mix of predicted classes drifted: PSI {latest.mix['psi']:.2f} > {m.psi_alert:g}")
+    for s in shifts:
+        alerts.append(
+            f"the share of {s['class']} moved {s['direction']} to {s['share']:.1%} (expected "
+            f"{s['expected']:.1%}, limits {s['lower']:.1%}–{s['upper']:.1%}; false-alarm rate "
+            f"{_shift_alpha(len(latest.mix['shares'])):.3%} per class and window)"
+        )
     refused = latest.rejected_rows / max(latest.rows + latest.rejected_rows, 1)
     if refused > m.flagged_alert:
         alerts.append(

@@ -68,12 +68,29 @@ def _categorical(s: pd.Series) -> dict[str, Any]:
 
 
 def reference_stats(
-    X: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], scores: np.ndarray | None = None
+    X: pd.DataFrame,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    scores: np.ndarray | None = None,
+    *,
+    texts: Sequence[str] = (),
+    classes: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """Reference statistics of the training rows ``X`` (and of the model's scores on them)."""
+    """Reference statistics of the training rows ``X`` (and of the model's scores on them): per
+    feature its distribution, per text column its vocabulary (``monitor._text``), and for a
+    multiclass model the share of rows it assigns to each of ``classes``."""
     features = {c: _numeric(X[c]) for c in numeric}
     features.update({c: _categorical(X[c]) for c in categorical})
     doc: dict[str, Any] = {"rows": len(X), "features": features}
+    if texts:
+        from poc2prod.monitor._text import text_reference
+
+        doc["texts"] = {c: text_reference(X[c].fillna("").astype(str).tolist()).to_dict() for c in texts}
     if scores is not None and np.ndim(scores) == 1:
         doc["score"] = _numeric(pd.Series(scores))
+    elif scores is not None and classes is not None:
+        counts = np.bincount(np.asarray(scores).argmax(axis=1), minlength=len(classes))
+        doc["classes"] = {
+            str(c): float(n / max(1, len(scores))) for c, n in zip(classes, counts, strict=True)
+        }
     return doc

@@ -394,6 +394,7 @@ class _Service:
         scores, answers = await self.batcher.submit(batch, request_id)
         binary = predictor.task == "binary"
         self.metrics.scored(scores if binary else None, len(batch), sum(map(len, batch.flags)))
+        answers = predictor.respond(batch, answers)
         out = [dict(a, flags=f) if f else a for a, f in zip(answers, batch.flags, strict=True)]
         doc = {"request_id": request_id, "model": predictor.name, "version": predictor.version}
         query = parse_qs(scope["query_string"].decode("latin-1")) if scope.get("query_string") else {}

@@ -35,6 +35,8 @@ def _field(col: dict[str, Any]) -> dict[str, Any]:
                 f"training range {col['min']:g} to {col['max']:g} (outside it is scored and flagged)"
             )
         return out
+    if col["kind"] == "text":
+        return {"type": ["string", "null"], "description": "free text"}
     cats = col.get("categories") or []
     return {
         "type": ["string", "number", "boolean", "null"],
@@ -62,6 +64,15 @@ def document(p: Predictor) -> dict[str, Any]:
             "score": {"type": "number", "description": "P(positive class)"},
             "decision": {"description": f"the positive class when score >= {p.threshold:g}"},
             "positive": {"type": "boolean"},
+        }
+    elif p.scenario == "text-intent":
+        answer = {
+            "label": {"description": "the intent"},
+            "confidence": {"type": "number", "description": "P(intent)"},
+            "routed": {"type": "boolean", "description": f"confidence < {p.threshold:g}: for a person"},
+            "alternatives": {"type": "array", "items": {"type": "object"}},
+            "answer": {"type": ["string", "null"], "description": "the intent's answer template"},
+            "similar": {"type": "array", "items": {"type": "object"}, "description": "when routed"},
         }
     elif p.task == "multiclass":
         answer = {"label": {}, "probabilities": {"type": "object"}}

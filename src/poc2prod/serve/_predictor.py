@@ -102,12 +102,14 @@ class Predictor:
         s = bundle.settings
         self.name, self.version = bundle.name, bundle.version
         self.task: str = s["task"]
+        self.scenario: str = s.get("scenario", self.task)
         self.threshold: float = float(s["threshold"])
         self.classes: list[Any] = s.get("classes") or []
         self.numeric: list[str] = list(s["numeric"])
         self.categorical: list[str] = list(s["categorical"])
         self.dates: list[str] = list(s.get("dates") or [])
-        self.features = [*self.numeric, *self.categorical, *self.dates]
+        self.free_texts: list[str] = list(s.get("texts") or [])
+        self.features = [*self.numeric, *self.categorical, *self.dates, *self.free_texts]
         self.id_column: str | None = s.get("id_column")
         self.model = bundle.model
         self.threads = threads
@@ -119,11 +121,18 @@ class Predictor:
         bounds = [(c.get("min"), c.get("max")) for c in self._columns[: len(self.numeric)]]
         self._low = np.array([-largest if lo is None else lo for lo, _ in bounds], dtype=np.float64)
         self._high = np.array([largest if hi is None else hi for _, hi in bounds], dtype=np.float64)
-        self.texts = [*self.categorical, *self.dates]  # the features sent as text
+        self.texts = [*self.categorical, *self.dates, *self.free_texts]  # the features sent as text
         self._numeric_of = _getter(self.numeric)
         self.texts_of = _getter(self.texts) if self.texts else None
         self._reference = bundle.reference
         self._fast = LightGBMPath.compile(self.model, self.numeric, self.categorical)
+        self.answers: dict[str, str] = dict(s.get("answers") or {})
+        questions = s.get("questions")
+        self._questions = None
+        if questions and questions.get("texts"):
+            from poc2prod.tasks import QuestionIndex
+
+            self._questions = QuestionIndex(questions["texts"], questions["intents"])
 
     # -- validation ------------------------------------------------------------------------
 
@@ -175,6 +184,7 @@ class Predictor:
         errors: list[Problem] = []
         values, flags = [], []
         n_numeric, n_known = len(self.numeric), len(self.numeric) + len(self.categorical)
+        n_dated = n_known + len(self.dates)
         for i, row in enumerate(rows):
             out: list[Any] = [None] * len(self._columns)
             notes: list[str] = []
@@ -191,7 +201,12 @@ class Predictor:
                 v = row[name]
                 if v is None:
                     continue
-                if j >= n_known:
+                if j >= n_dated:
+                    if not isinstance(v, str):
+                        errors.append(Problem(i, name, f"expected text, got {_kind(v)}"))
+                        continue
+                    out[j] = v
+                elif j >= n_known:
                     if not isinstance(v, str):
                         errors.append(Problem(i, name, f"expected a date as text (ISO 8601), got {_kind(v)}"))
                         continue
@@ -240,7 +255,7 @@ class Predictor:
     def frame(self, batch: Batch) -> pd.DataFrame:
         """The batch as the DataFrame the pipeline was trained on."""
         data: dict[str, Any] = dict(zip(self.numeric, batch.numbers.T, strict=True))
-        for name, col in zip([*self.categorical, *self.dates], batch.texts, strict=True):
+        for name, col in zip(self.texts, batch.texts, strict=True):
             if name in self.dates:
                 data[name] = pd.to_datetime(pd.Series(col, dtype=object), errors="coerce", format="mixed")
             else:
@@ -260,6 +275,8 @@ class Predictor:
                 }
                 for s in scores
             ]
+        if self.scenario == "text-intent":
+            return self._route(scores)
         if self.task == "multiclass":
             return [
                 {
@@ -270,6 +287,44 @@ class Predictor:
             ]
         return [{"prediction": float(v)} for v in scores]
 
+    def _route(self, scores: np.ndarray) -> list[dict[str, Any]]:
+        """Per query: the intent, its probability, whether it goes to a person (probability under
+        the threshold) and the next most likely intents (the whole distribution would be 77 numbers
+        per answer, in every response and every log line)."""
+        top = np.argsort(-scores, axis=1)[:, :3]
+        out = []
+        for row, idx in zip(scores, top, strict=True):
+            confidence = float(row[idx[0]])
+            out.append(
+                {
+                    "label": self.classes[int(idx[0])],
+                    "confidence": confidence,
+                    "routed": confidence < self.threshold,
+                    "alternatives": [
+                        {"label": self.classes[int(k)], "probability": float(row[k])} for k in idx[1:]
+                    ],
+                }
+            )
+        return out
+
+    def respond(self, batch: Batch, answers: list[dict[str, Any]], similar: int = 3) -> list[dict[str, Any]]:
+        """The answers as the caller receives them: for intents, the answer template of a confident
+        query, and the known questions most like an unsure one for the person it is routed to."""
+        if self.scenario != "text-intent":
+            return answers
+        out = [dict(a) for a in answers]
+        routed = [i for i, a in enumerate(out) if a["routed"]]
+        for a in out:
+            if not a["routed"]:
+                a["answer"] = self.answers.get(str(a["label"]))
+        if routed and self._questions is not None:
+            column = batch.texts[self.texts.index(self.free_texts[0])]
+            for i, near in zip(
+                routed, self._questions.nearest([column[i] for i in routed], similar), strict=True
+            ):
+                out[i]["similar"] = near
+        return out
+
     # -- explanations ----------------------------------------------------------------------
 
     def explain(self, batch: Batch, top: int = 3) -> tuple[list[list[dict[str, Any]]], str]:
@@ -278,6 +333,8 @@ class Predictor:
         LightGBM gives exact SHAP values (in log-odds for classifiers); other models are explained
         by occlusion: the score change when a feature is replaced by its typical training value.
         """
+        if self.free_texts:
+            return self._word_reasons(batch, top), "word_occlusion"
         if self._fast is not None and self.task != "multiclass":
             contrib = self._fast.contributions(self._fast.matrix(batch), self.threads)
             method = "tree_shap"
@@ -301,6 +358,45 @@ class Predictor:
                 ]
             )
         return out, method
+
+    def _word_reasons(self, batch: Batch, top: int, max_words: int = 40) -> list[list[dict[str, Any]]]:
+        """Per row, the words of its text(s) whose removal changes the score most: the predicted
+        class's probability (P(positive) for a binary task) with and without each word."""
+        import re
+
+        base = self.score(batch)
+        picked = base.argmax(axis=1) if base.ndim == 2 else None
+        variants, owners = [], []
+        for i in range(len(batch)):
+            row = batch.row(i)
+            for name in self.free_texts:
+                j = self.features.index(name)
+                words = re.findall(r"\S+", row[j] or "")[:max_words]
+                for w in range(len(words)):
+                    v = list(row)
+                    v[j] = " ".join(words[:w] + words[w + 1 :])
+                    variants.append(v)
+                    owners.append((i, name, words[w]))
+        out: list[list[dict[str, Any]]] = [[] for _ in range(len(batch))]
+        if not variants:
+            return out
+        scores = self.score(
+            Batch.from_rows(variants, len(self.numeric), len(self.texts), [[] for _ in variants])
+        )
+        for (i, name, word), s in zip(owners, scores, strict=True):
+            before = base[i, picked[i]] if picked is not None else base[i]
+            after = s[picked[i]] if picked is not None else s
+            change = float(before - after)
+            if change:
+                out[i].append(
+                    {
+                        "feature": name,
+                        "word": word,
+                        "contribution": change,
+                        "effect": "raises the score" if change > 0 else "lowers the score",
+                    }
+                )
+        return [sorted(r, key=lambda d: -abs(d["contribution"]))[:top] for r in out]
 
     def _occlusion(self, batch: Batch) -> np.ndarray:
         typical = [self._typical(f) for f in self.features]
