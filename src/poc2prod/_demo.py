@@ -1,9 +1,11 @@
 """The production half of ``poc2prod demo``: a real service, real traffic, late labels, then the
 monitor, retrain and report gates on what the service logged.
 
-The traffic is the shipped applicants, sent as a client would (JSON over HTTP, in requests of a
-few rows), followed by a slice of older, larger loans than training saw, so that the monitor has a
-drift to find; the outcomes of the ordinary applicants come back later through ``/feedback``.
+Traffic is sent as a client would (JSON over HTTP, a few rows per request) and always holds
+something for the monitor to find: for credit risk, the shipped applicants then older ones asking
+for far larger loans; for intents, held-out queries then off-topic news headlines; for sentiment,
+held-out posts replayed over simulated days with a sudden rise of bearish ones. The true outcomes
+come back later through ``/feedback``.
 """
 
 from __future__ import annotations
@@ -28,14 +30,7 @@ _BATCH = 20
 
 
 def run_service_and_traffic(project, say) -> dict[str, Any]:
-    """Start ``poc2prod serve``, send the traffic and the late labels, stop it; what was sent."""
-    frame = pd.read_csv(project.root / project.spec.data.source)
-    target = project.spec.target
-    features = frame.drop(columns=[target])
-    ordinary = features.sample(n=min(600, len(frame)), random_state=0)
-    drifted = features.drop(index=ordinary.index).head(200).copy()
-    drifted["age_years"] = drifted["age_years"] + 25  # older applicants...
-    drifted["credit_amount"] = drifted["credit_amount"] * 3  # ...asking for far larger loans
+    """Start ``poc2prod serve``, send the example's traffic and late labels, stop it; what was sent."""
     port = _free_port()
     server = subprocess.Popen(
         [Path(sys.executable).with_name("poc2prod"), "serve", "-C", str(project.root), "--port", str(port)],
@@ -46,28 +41,101 @@ def run_service_and_traffic(project, say) -> dict[str, Any]:
     try:
         _wait_ready(port, server)
         say(f"service up on http://127.0.0.1:{port} (poc2prod serve); sending traffic")
-        sent = _send(port, ordinary) + _send(port, drifted)
-        labels = [
-            {"request_id": rid, "row": row, "label": _plain(frame.loc[index, target])}
-            for rid, row, index in sent[: len(ordinary)]
-        ]
-        _post(port, "/feedback", {"feedback": labels})
+        traffic = {"text-intent": _intents, "text-sentiment": _sentiment}.get(project.spec.task, _credit)
+        sent = traffic(project, port)
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    answered = sum(
-        float(line.split()[-1])
-        for line in metrics.splitlines()
-        if line.startswith('poc2prod_requests_total{endpoint="predict",status="200"}')
+    sent["requests"] = int(
+        sum(
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith('poc2prod_requests_total{endpoint="predict",status="200"}')
+        )
     )
+    return sent
+
+
+def _credit(project, port: int) -> dict[str, Any]:
+    """Shipped applicants, then older ones asking for far larger loans; outcomes of the first."""
+    frame = pd.read_csv(project.root / project.spec.data.source)
+    target = project.spec.target
+    features = frame.drop(columns=[target])
+    ordinary = features.sample(n=min(600, len(frame)), random_state=0)
+    drifted = features.drop(index=ordinary.index).head(200).copy()
+    drifted["age_years"] = drifted["age_years"] + 25  # older applicants...
+    drifted["credit_amount"] = drifted["credit_amount"] * 3  # ...asking for far larger loans
+    sent = _send(port, ordinary) + _send(port, drifted)
+    labels = _feedback(port, sent[: len(ordinary)], frame[target])
     return {
-        "port": port,
         "rows": len(sent),
-        "requests": int(answered),
-        "drifted_rows": len(drifted),
-        "labels": len(labels),
+        "labels": labels,
+        "story": f"the last {len(drifted)} from older applicants asking for larger loans",
     }
+
+
+def _intents(project, port: int) -> dict[str, Any]:
+    """Held-out customer queries, then questions the model was never taught (financial news
+    headlines from the sentiment example), which it should route to a person."""
+    spec = project.spec
+    holdout = _holdout(project).sample(n=600, random_state=0)
+    text = spec.columns.text[0]
+    foreign = pd.read_csv(_example_file("sentiment", "posts.csv")).sample(n=150, random_state=0)
+    strangers = pd.DataFrame({text: foreign["text"].to_numpy()})
+    sent = _send(port, holdout[[text]]) + _send(port, strangers)
+    labels = _feedback(port, sent[: len(holdout)], holdout[spec.target])
+    return {
+        "rows": len(sent),
+        "labels": labels,
+        "story": f"the last {len(strangers)} off-topic news headlines",
+    }
+
+
+def _sentiment(project, port: int, days: int = 30, shift_day: int = 22, per_day: int = 200) -> dict[str, Any]:
+    """Held-out posts replayed as a stream over ``days`` simulated days of ``per_day`` posts (each
+    request carries its day as ``time``), with bearish posts three times as common from
+    ``shift_day`` on; the labels arrive late, through /feedback."""
+    spec = project.spec
+    holdout = _holdout(project)
+    text = spec.columns.text[0]
+    rng = np.random.default_rng(0)
+    bearish = (holdout[spec.target].astype(str) == "bearish").to_numpy()
+    start = time.time() - days * 86400
+    sent: list[tuple[str, int, Any]] = []
+    for day in range(days):
+        weights = np.where(bearish, 3.0 if day >= shift_day else 1.0, 1.0)
+        picked = rng.choice(len(holdout), per_day, replace=False, p=weights / weights.sum())
+        at = start + day * 86400 + 3600
+        sent += _send(port, holdout.iloc[picked][[text]], at=at)
+    labels = _feedback(port, sent, holdout[spec.target])
+    return {
+        "rows": len(sent),
+        "labels": labels,
+        "story": f"{days} simulated days of posts, bearish three times as common from day {shift_day + 1}",
+    }
+
+
+def _holdout(project) -> pd.DataFrame:
+    """The labelled rows of the frozen holdout: no model was fitted on them."""
+    from poc2prod.gates._prepare import prepare
+
+    prep = prepare(project, notes=[])
+    return prep.labelled.loc[prep.X_hold.index]
+
+
+def _example_file(example: str, name: str) -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("poc2prod") / "examples" / example / name))
+
+
+def _feedback(port: int, sent: list[tuple[str, int, Any]], truth: pd.Series) -> int:
+    """Send the true labels of ``sent`` rows through /feedback; how many."""
+    labels = [{"request_id": rid, "row": row, "label": _plain(truth.loc[index])} for rid, row, index in sent]
+    for start in range(0, len(labels), 500):
+        _post(port, "/feedback", {"feedback": labels[start : start + 500]})
+    return len(labels)
 
 
 def newer_data(project) -> Path:
@@ -82,13 +150,14 @@ def newer_data(project) -> Path:
     return path
 
 
-def _send(port: int, rows: pd.DataFrame) -> list[tuple[str, int, Any]]:
-    """POST ``rows`` to /predict a few at a time; (request id, row in request, frame index) each."""
+def _send(port: int, rows: pd.DataFrame, at: float | None = None) -> list[tuple[str, int, Any]]:
+    """POST ``rows`` to /predict a few at a time (filed under time ``at``, default now); (request
+    id, row in request, frame index) each."""
     out = []
     for start in range(0, len(rows), _BATCH):
         part = rows.iloc[start : start + _BATCH]
         records = [{k: _plain(v) for k, v in r.items()} for r in part.to_dict("records")]
-        doc = _post(port, "/predict", {"rows": records})
+        doc = _post(port, "/predict", {"rows": records, **({"time": at} if at is not None else {})})
         out += [(doc["request_id"], i, index) for i, index in enumerate(part.index)]
     return out
 

@@ -339,14 +339,24 @@ def score(
         )
 
 
+_DEMOS = {
+    "credit-risk": "German credit, 1,000 applicants",
+    "intents": "BANKING77, 13,083 customer queries in 77 intents",
+    "sentiment": "financial news posts, 11,931 bearish / bullish / neutral",
+}
+
+
 @app.command()
 def demo(
     path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
+    example: Annotated[
+        str, typer.Option(help="Shipped example: credit-risk, intents or sentiment.")
+    ] = "credit-risk",
     budget: Annotated[float, typer.Option(help="Seconds for the prove gate.")] = 60,
     optimize_budget: Annotated[float, typer.Option(help="Seconds for the optimize gate.")] = 90,
 ) -> None:
-    """Run every gate end to end on the shipped credit-risk example: prove, optimize, deploy, a real
-    service with traffic and late labels, monitor, retrain, and the report."""
+    """Run every gate end to end on a shipped example (credit risk by default): prove, optimize,
+    deploy, a real service with traffic and late labels, monitor, retrain, and the report."""
     from poc2prod._demo import newer_data, run_service_and_traffic
     from poc2prod._ui import show_monitor, show_optimize, show_prove
     from poc2prod.project import Project
@@ -354,9 +364,9 @@ def demo(
     started = time.monotonic()
     say = _err().print
     with _errors():
-        project = Project.init(path, example="credit-risk", force=True)
-        say(f"[green]demo project[/] in {project.root} (German credit, 1,000 applicants)")
-        say("[bold]gate 1: prove[/] — can this data predict default well enough?")
+        project = Project.init(path, example=example, force=True)
+        say(f"[green]demo project[/] in {project.root}: {_DEMOS.get(example, example)}")
+        say(f"[bold]gate 1: prove[/] — can this data predict {project.spec.target} well enough?")
         with _Progress(enabled=True, budget=budget) as progress:
             proved = project.prove(budget=budget, refreeze=True, on_event=progress.event)
         show_prove(proved, project)
@@ -369,8 +379,7 @@ def demo(
         say(f"registered version {deployed.version} as champion: {deployed.model_uri}", highlight=False)
         traffic = run_service_and_traffic(project, lambda m: say(m, highlight=False))
         say(
-            f"served {traffic['rows']:,} rows in {traffic['requests']:,} requests (the last "
-            f"{traffic['drifted_rows']} from older applicants asking for larger loans); "
+            f"served {traffic['rows']:,} rows in {traffic['requests']:,} requests ({traffic['story']}); "
             f"{traffic['labels']:,} outcomes came back through /feedback; service stopped",
             highlight=False,
         )

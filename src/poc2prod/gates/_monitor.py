@@ -355,7 +355,7 @@ def _alerts(latest: Window, spec, shifts: list[dict[str, Any]]) -> list[str]:
     if s and s["psi"] == s["psi"] and s["psi"] > m.score_psi_alert:
         alerts.append(f"the scores drifted: PSI {s['psi']:.2f} > {m.score_psi_alert:g}")
     for t in latest.texts:
-        if t["psi"] == t["psi"] and t["psi"] > m.psi_alert:
+        if t["psi"] == t["psi"] and t["psi"] > max(m.psi_alert, t["psi_noise"]):
             words = ", ".join(r["token"] for r in t["risen"][:5])
             alerts.append(
                 f"the words of {t['column']} drifted: PSI {t['psi']:.2f} > {m.psi_alert:g}, "

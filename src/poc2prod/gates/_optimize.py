@@ -481,6 +481,11 @@ def _families(proved: dict[str, Any], text: bool = False) -> list[str]:
         if usable and name not in ranked and get_candidate(name).space:
             ranked.append(name)
     chosen = ranked[:_FAMILIES]
+    if text:
+        # Prove's short budget may have had no time to embed the texts; tuning has.
+        from poc2prod.learn import candidate_names
+
+        chosen += [n for n in candidate_names("multiclass", text=True) if n not in chosen and n != "dummy"]
     for kind in () if text else (("lightgbm", "xgboost"), ("random_forest", "extra_trees")):
         if not any(n in kind for n in chosen):
             chosen.append(next((n for n in ranked if n in kind), kind[0]))

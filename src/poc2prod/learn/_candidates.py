@@ -48,6 +48,9 @@ class Candidate:
     space: Space | None = None
     defaults: Callable[[Context], dict[str, Any]] = lambda ctx: {}
     text: bool = False  # learns from text columns (raced for text tasks only)
+    # Work every fold shares, done once before the folds within the seconds given (None: done;
+    # else why it could not be): sentence embeddings of all texts.
+    warm: Callable[[Any, Context, float], str | None] | None = None
 
     def build(self, ctx: Context, features: FeaturePlan | None = None):
         """A fresh, unfitted pipeline: engineered features (if any), preprocessing, then the model."""
@@ -112,6 +115,12 @@ def _tempered_svc(ctx: Context):
     from poc2prod.learn._text import TemperedLinearSVC
 
     return TemperedLinearSVC(C=ctx.params.get("C", 0.5), random_state=ctx.seed)
+
+
+def _encode_ahead(X, ctx: Context, seconds: float) -> str | None:
+    from poc2prod.learn._text import encode_ahead
+
+    return encode_ahead(X, ctx, seconds)
 
 
 def _text_logistic(ctx: Context):
@@ -275,6 +284,7 @@ CANDIDATES: dict[str, Candidate] = {
             space={"C": ("float", 0.5, 200.0, True)},
             defaults=lambda ctx: {"C": 10.0},
             text=True,
+            warm=_encode_ahead,
         ),
     ]
 }

@@ -158,6 +158,12 @@ def _run_candidate(
     k = len(folds)
     n_fold_train = len(folds[0][0])
     cap = None
+    if candidate.warm is not None:
+        # Shared work (embedding every text) may take up to most of the candidate's time share.
+        why = candidate.warm(X, setup.ctx, 0.7 * (until - time.monotonic()))
+        if why:
+            result.status, result.note = "skipped", why
+            return
     # Boosters stop at their deadline, so only learners that cannot be interrupted are probed.
     if n_fold_train > _PROBE_ABOVE and not candidate.early_stopping:
         per_fold = _probe(X, y, folds[0][0], setup, build, until)

@@ -153,6 +153,7 @@ def text_drift(reference: TextReference, texts: Sequence[str]) -> dict:
     vocabulary) beside ``reference_oov_rate``, ``psi`` of the top tokens' document-frequency
     distribution (each top token's share of all (text, distinct token) pairs, plus one bucket for
     all other tokens; read it like any PSI: below 0.1 stable, above 0.2 a significant shift),
+    ``psi_noise`` (the PSI a window of this size reaches by chance alone, see :func:`psi_noise`),
     ``mean_length`` beside ``reference_mean_length`` (tokens per text), and ``risen``: up to 10
     tokens whose share of texts rose the most (in at least two texts of the window), each with its
     ``share`` now, its ``reference_share`` (0 when the reference kept no count of it), the
@@ -198,17 +199,33 @@ def text_drift(reference: TextReference, texts: Sequence[str]) -> dict:
         for rise, t, c in heapq.nlargest(RISEN, rises)
         if rise > 0
     ]
+    shares = [*expected, max(1.0 - sum(expected), 0.0)]
     return {
         "texts": n,
         "oov_rate": missed / total if total else nan,
         "reference_oov_rate": reference.oov_rate,
-        "psi": psi([*expected, max(1.0 - sum(expected), 0.0)], [*actual, max(1.0 - sum(actual), 0.0)])
-        if pairs
-        else nan,
+        "psi": psi(shares, [*actual, max(1.0 - sum(actual), 0.0)]) if pairs else nan,
+        "psi_noise": psi_noise(shares, pairs) if pairs else nan,
         "mean_length": total / n,
         "reference_mean_length": reference.mean_length,
         "risen": risen,
     }
+
+
+def psi_noise(shares: Sequence[float], n: int, *, level: float = 0.999, draws: int = 400) -> float:
+    """The PSI that ``n`` draws from ``shares`` themselves exceed with probability ``1 - level``.
+
+    PSI grows as samples shrink even when nothing changed (hundreds of token buckets filled by a
+    few thousand words read as a shift), so a window's PSI is an alert only above this floor as
+    well as above the configured threshold. Simulated from the multinomial, with a fixed seed.
+
+    >>> round(psi_noise([0.5, 0.5], 10_000), 3) < 0.01 < round(psi_noise([0.01] * 100, 200), 3)
+    True
+    """
+    p = np.asarray(shares, dtype=float)
+    p = p / p.sum()
+    samples = np.random.default_rng(0).multinomial(n, p, size=draws) / n
+    return float(np.quantile([psi(p, sample) for sample in samples], level))
 
 
 def _class_counts(labels: Sequence[str] | np.ndarray, classes: Sequence[str]) -> np.ndarray:

@@ -337,6 +337,70 @@ def _service_health(project: Project) -> str:
     )
 
 
+def _texts_over_time(monitor: dict, axis: dict, ends: list[int]) -> str:
+    """For text tasks: the predicted class mix per window with the control chart's shifts, the
+    words' drift and, for intents, the share of queries answered without a person."""
+    windows, classes = monitor["windows"], monitor.get("classes") or []
+    out = []
+    if classes and all(w.get("mix") for w in windows) and len(classes) <= 12:
+        shifts = monitor.get("shifts") or []
+        rate = monitor.get("shift_false_alarm_rate")
+        out.append(
+            "<p>The mix of predicted classes per window (share of rows)"
+            + (
+                f"; a control chart flags a class whose share leaves what the previous windows make "
+                f"plausible (false-alarm rate {100 * rate:.2f}% per class and window):</p>"
+                if rate
+                else ":</p>"
+            )
+            + line_chart(
+                {c: (ends, [w["mix"]["shares"][i] for w in windows]) for i, c in enumerate(classes)},
+                y_label="share of rows",
+                y_range=(0.0, 1.0),
+                points=True,
+                marks={f"{s['class']} {s['direction']}": s["window"] + 1 for s in shifts[:4]},
+                **axis,
+            )
+        )
+        if shifts:
+            out.append(
+                "<table><tr><th>window ends</th><th>class</th><th>share</th><th>expected</th>"
+                "<th>limits</th></tr>"
+                + "".join(
+                    f"<tr><td>{dt.datetime.fromtimestamp(s['end'], dt.UTC):%Y-%m-%d %H:%M}</td>"
+                    f"<td>{escape(str(s['class']))} ({s['direction']})</td><td>{_pct(s['share'])}</td>"
+                    f"<td>{_pct(s['expected'])}</td><td>{_pct(s['lower'])} – {_pct(s['upper'])}</td></tr>"
+                    for s in shifts
+                )
+                + "</table>"
+            )
+    automation = [
+        (i, w["automation_rate"])
+        for i, w in zip(ends, windows, strict=True)
+        if w.get("automation_rate") is not None
+    ]
+    if automation:
+        out.append(
+            "<p>Share of queries answered without a person, per window:</p>"
+            + line_chart(
+                {"answered automatically": ([i for i, _ in automation], [a for _, a in automation])},
+                y_label="share of queries",
+                y_range=(0.0, 1.0),
+                points=True,
+                **axis,
+            )
+        )
+    for t in windows[-1].get("texts") or []:
+        risen = ", ".join(escape(r["token"]) for r in t["risen"][:10]) or "none"
+        out.append(
+            f"<p>Latest window, the words of <code>{escape(t['column'])}</code>: PSI {_num(t['psi'], 3)}; "
+            f"{_pct(t['oov_rate'])} of words unknown to the model "
+            f"(training {_pct(t['reference_oov_rate'])}); "
+            f"words on the rise: {risen}.</p>"
+        )
+    return "".join(out)
+
+
 def _production(monitor: dict | None, opt: dict | None, project: Project) -> str:
     if not monitor:
         return "<h2>In production</h2>" + _service_health(project) + _pending("monitor", "monitor", project)
@@ -416,16 +480,18 @@ def _production(monitor: dict | None, opt: dict | None, project: Project) -> str
         )
     latest = windows[-1]
     moved = sorted(latest["drift"], key=lambda d: -(d["psi"] if d["psi"] == d["psi"] else 0))[:8]
-    out.append(
-        "<p>Latest window, the features that moved most:</p><table><tr><th>feature</th><th>PSI</th>"
-        "<th>test p-value</th><th>missing</th></tr>"
-        + "".join(
-            f"<tr><td>{escape(d['feature'])}</td><td>{_num(d['psi'], 3)}</td><td>{d['p_value']:.2g}</td>"
-            f"<td>{d['missing_rate']:.1%}</td></tr>"
-            for d in moved
+    if moved:
+        out.append(
+            "<p>Latest window, the features that moved most:</p><table><tr><th>feature</th><th>PSI</th>"
+            "<th>test p-value</th><th>missing</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(d['feature'])}</td><td>{_num(d['psi'], 3)}</td><td>{d['p_value']:.2g}</td>"
+                f"<td>{d['missing_rate']:.1%}</td></tr>"
+                for d in moved
+            )
+            + "</table>"
         )
-        + "</table>"
-    )
+    out.append(_texts_over_time(monitor, axis, ends))
     alerts = monitor.get("alerts") or []
     out.append(
         "<ul>" + "".join(f'<li class="alert">{escape(a)}</li>' for a in alerts) + "</ul>"

@@ -20,6 +20,7 @@ import asyncio
 import hmac
 import itertools
 import logging
+import math
 import os
 import secrets
 import time
@@ -187,31 +188,33 @@ class _Batcher:
         self.predictor = predictor
         self.log = log
         self.shadow = shadow
-        self.queue: list[tuple[Batch, str, asyncio.Future]] = []
+        self.queue: list[tuple[Batch, str, asyncio.Future, float | None]] = []
 
-    def submit(self, batch: Batch, request_id: str) -> asyncio.Future:
+    def submit(self, batch: Batch, request_id: str, at: float | None = None) -> asyncio.Future:
+        """Score ``batch`` with whatever else arrives in this turn of the event loop; ``at`` is the
+        time the log gives its rows (default: now)."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         if not self.queue:
             loop.call_soon(self._flush)
-        self.queue.append((batch, request_id, fut))
+        self.queue.append((batch, request_id, fut, at))
         return fut
 
     def _flush(self) -> None:
         queue, self.queue = self.queue, []
         try:
-            merged = Batch.concat([b for b, _, _ in queue])
+            merged = Batch.concat([b for b, *_ in queue])
             scores = self.predictor.score(merged)
             answers = self.predictor.decide(scores)
             if self.log is not None:
                 self.log.append(self._records(queue, answers, self._shadow_scores(merged)))
         except Exception as e:
-            for *_, fut in queue:
+            for _, _, fut, _ in queue:
                 if not fut.done():
                     fut.set_exception(e)
             return
         start = 0
-        for batch, _, fut in queue:
+        for batch, _, fut, _ in queue:
             n = len(batch)
             if not fut.done():
                 fut.set_result((scores[start : start + n], answers[start : start + n]))
@@ -232,16 +235,42 @@ class _Batcher:
         p = self.predictor
         now = time.time()
         start = 0
-        for batch, request_id, _ in queue:
+        for batch, request_id, _, at in queue:
             n = len(batch)
             inputs = batch.inputs(p.numeric, p.texts)
             record = prediction_record(
-                request_id, now, p.version, inputs, answers[start : start + n], batch.flags
+                request_id,
+                now if at is None else at,
+                p.version,
+                inputs,
+                answers[start : start + n],
+                batch.flags,
             )
             if shadow is not None:
                 record["shadow"] = {"version": self.shadow.version, "scores": shadow[start : start + n]}
             yield record
             start += n
+
+
+def _event_time(value: Any) -> float | None:
+    """A request's ``time`` (when its rows happened: a post's publication, an application's date)
+    as epoch seconds; the log files the rows under it, so a replayed stream keeps its own days."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        import datetime as dt
+
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+    raise _Rejected(
+        422, f"time {value!r} is neither epoch seconds nor an ISO 8601 date-time (e.g. 2026-11-29T14:00:00Z)"
+    )
 
 
 class _Service:
@@ -390,8 +419,9 @@ class _Service:
                     [{"time": time.time(), "version": predictor.version, "rows": n, "problems": problems}]
                 )
             raise _Rejected(422, f"{where}: {first.problem}", problems=problems)
+        at = _event_time(doc.get("time")) if isinstance(doc, dict) and "rows" in doc else None
         request_id = f"{self.prefix}-{next(self.counter):x}"
-        scores, answers = await self.batcher.submit(batch, request_id)
+        scores, answers = await self.batcher.submit(batch, request_id, at)
         binary = predictor.task == "binary"
         self.metrics.scored(scores if binary else None, len(batch), sum(map(len, batch.flags)))
         answers = predictor.respond(batch, answers)
