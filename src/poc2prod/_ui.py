@@ -36,7 +36,10 @@ def show_prove(result: ProveResult, project: Project, console: Console | None = 
     out.print(
         f"\n[bold]{project.spec.name}[/]: {result.task}, target [bold]{project.spec.target}[/]"
         f"{f' (positive = {result.positive_class!r})' if result.positive_class is not None else ''}; "
-        f"{data['labelled_rows']:,} labelled rows, {data['features']} features; "
+        f"{data['labelled_rows']:,} labelled rows, {data['features']} "
+        f"feature{'s' if data['features'] != 1 else ''}"
+        + (f" (text: {', '.join(data['texts'])})" if data.get("texts") else "")
+        + "; "
         f"{data['split']} split: {data['train_rows']:,} train / {data['holdout_rows']:,} holdout, "
         f"{data['folds']}-fold CV",
         highlight=False,

@@ -238,6 +238,9 @@ def test_sentiment_stream_with_a_sudden_bearish_surge_is_flagged_within_days(tmp
     assert not [s for s in result.shifts if s["window"] < 21]
     shares = [w.mix["shares"][0] for w in result.windows]
     assert np.mean(shares[21:]) > 1.5 * np.mean(shares[:21])
+    html = Path(project.report()).read_text(encoding="utf-8")
+    assert "The mix of predicted classes per window" in html and "bearish (up)" in html
+    assert "words of text" in html and "true positive" not in html  # no yes/no decision to price
 
 
 def test_example_data_ships_with_attribution():

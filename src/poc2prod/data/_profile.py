@@ -51,8 +51,9 @@ class Profile:
         return asdict(self)
 
 
-def profile(frame: pd.DataFrame, schema: Schema, *, seed: int = 0) -> Profile:
-    """Profile ``frame`` (rows with a target only) against its ``schema``."""
+def profile(frame: pd.DataFrame, schema: Schema, *, seed: int = 0, text_task: bool = False) -> Profile:
+    """Profile ``frame`` (rows with a target only) against its ``schema`` (for a text task, whose
+    models read the text columns, those columns are not reported as left out)."""
     t = schema.target
     y_raw = frame[t.name]
     findings: list[Finding] = []
@@ -102,7 +103,7 @@ def profile(frame: pd.DataFrame, schema: Schema, *, seed: int = 0) -> Profile:
             continue
         s = frame[col.name]
         columns[col.name] = _column_stats(s, col.kind)
-        if col.role != "feature":
+        if col.role != "feature" or (text_task and col.kind == "text"):
             continue
         findings.extend(_column_findings(col, s, len(frame)))
 

@@ -100,7 +100,7 @@ def run_prove(
     prep = prepare(project, refreeze=refreeze, notes=notes, emit=emit)
     schema, target = prep.schema, prep.schema.target
     emit("stage", {"name": "profiling"})
-    prof = d.profile(prep.frame, schema, seed=spec.split.seed)
+    prof = d.profile(prep.frame, schema, seed=spec.split.seed, text_task=spec.is_text)
     numeric, categorical = prep.numeric, prep.categorical
     X_train, y_train = prep.X_train[prep.model_columns], prep.y_train
     X_hold, y_hold = prep.X_hold[prep.model_columns], prep.y_hold

@@ -103,25 +103,43 @@ def _question(project: Project) -> str:
         "".join(f"<li><code>{escape(str(c))}</code></li>" for c in spec.criteria) or "<li>none agreed</li>"
     )
     vm = spec.value
-    rows = "".join(
-        f"<tr><td>{label}</td><td>{_money(getattr(vm, key), vm.currency)}</td></tr>"
-        for label, key in (
+    outcomes = (
+        (
+            ("query answered automatically, and rightly", "automated_correct"),
+            ("query answered automatically, and wrongly", "automated_wrong"),
+            ("query routed to a person (confidence under the threshold)", "routed"),
+        )
+        if spec.task == "text-intent"
+        else (
             ("model says positive, and it is (true positive)", "true_positive"),
             ("model says positive, and it is not (false positive)", "false_positive"),
             ("model says negative, and it is positive (false negative)", "false_negative"),
             ("model says negative, and it is not (true negative)", "true_negative"),
         )
     )
+    priced = spec.problem == "binary" or spec.task == "text-intent"
+    rows = "".join(
+        f"<tr><td>{label}</td><td>{_money(getattr(vm, key), vm.currency)}</td></tr>"
+        for label, key in outcomes
+    )
     volume = (
         f"{vm.decisions_per_month:,} decisions a month"
         if vm.decisions_per_month
         else "no monthly volume given"
     )
+    texts = (
+        f" from the text of <code>{escape(', '.join(spec.columns.text))}</code>" if spec.columns.text else ""
+    )
     return (
-        f"<h2>The question</h2><p>A <b>{escape(spec.task)}</b> model of <code>{escape(spec.target)}</code>. "
-        f"Success criteria agreed with the client, judged on data the model never saw:</p><ul>{criteria}</ul>"
-        f"<p>What each decision is worth ({volume}):</p>"
-        f"<table><tr><th>outcome</th><th>value</th></tr>{rows}</table>"
+        f"<h2>The question</h2><p>A <b>{escape(spec.task)}</b> model of <code>{escape(spec.target)}</code>"
+        f"{texts}. Success criteria agreed with the client, judged on data the model never saw:</p>"
+        f"<ul>{criteria}</ul>"
+        + (
+            f"<p>What each decision is worth ({volume}):</p>"
+            f"<table><tr><th>outcome</th><th>value</th></tr>{rows}</table>"
+            if priced
+            else ""
+        )
     )
 
 
@@ -132,7 +150,8 @@ def _data(prove: dict | None, project: Project) -> str:
     findings = "".join(f"<li>{escape(str(f.get('message', f)))}</li>" for f in prove.get("findings") or [])
     return (
         f"<h2>The data</h2><p>{d['rows']:,} rows ({d['labelled_rows']:,} labelled), {d['features']} features "
-        f"({len(d.get('numeric') or [])} numeric, {len(d.get('categorical') or [])} categorical). "
+        f"({len(d.get('numeric') or [])} numeric, {len(d.get('categorical') or [])} categorical, "
+        f"{len(d.get('texts') or [])} text). "
         f"{d['holdout_rows']:,} rows were set aside as a final holdout before any model was chosen.</p>"
         + (
             f"<p>What the profile found:</p><ul>{findings}</ul>"
@@ -401,6 +420,23 @@ def _texts_over_time(monitor: dict, axis: dict, ends: list[int]) -> str:
     return "".join(out)
 
 
+def _drift_series(windows: list[dict], ends: list[int]) -> dict[str, tuple[list, list]]:
+    """PSI per window of what the windows measured: the scores, the most-moved feature, the words
+    of each text column."""
+    series = {}
+    if any(w.get("score_drift") for w in windows):
+        series["scores"] = (ends, [(w.get("score_drift") or {}).get("psi", float("nan")) for w in windows])
+    if any(w["drift"] for w in windows):
+        series["most-moved feature"] = (
+            ends,
+            [max((d["psi"] for d in w["drift"]), default=0.0) for w in windows],
+        )
+    for i, t in enumerate(windows[-1].get("texts") or []):
+        values = [(w.get("texts") or [{}] * (i + 1))[i].get("psi", float("nan")) for w in windows]
+        series[f"words of {t['column']}"] = (ends, values)
+    return series
+
+
 def _production(monitor: dict | None, opt: dict | None, project: Project) -> str:
     if not monitor:
         return "<h2>In production</h2>" + _service_health(project) + _pending("monitor", "monitor", project)
@@ -408,14 +444,8 @@ def _production(monitor: dict | None, opt: dict | None, project: Project) -> str
     ends = list(range(1, len(windows) + 1))
     # Windows are numbered, oldest first; counts and PSI start from zero.
     axis = {"x_label": "window (oldest first)", "x_range": (0.5, len(windows) + 0.5), "x_ticks": ends}
-    psi = [
-        v
-        for v in [
-            *((w.get("score_drift") or {}).get("psi", 0.0) for w in windows),
-            *(d["psi"] for w in windows for d in w["drift"]),
-        ]
-        if v == v  # not NaN
-    ]
+    series = _drift_series(windows, ends)
+    psi = [v for _, values in series.values() for v in values if v == v]  # not NaN
     primary = project.spec.primary
     out = [
         "<h2>In production</h2>",
@@ -430,22 +460,19 @@ def _production(monitor: dict | None, opt: dict | None, project: Project) -> str
             points=True,
             **axis,
         ),
-        "<p>Drift of the scores and of the most-moved feature against the training data (PSI; above "
-        f"{project.spec.monitoring.psi_alert:g} is an alert):</p>",
-        line_chart(
-            {
-                "scores": (ends, [(w.get("score_drift") or {}).get("psi", float("nan")) for w in windows]),
-                "most-moved feature": (
-                    ends,
-                    [max((d["psi"] for d in w["drift"]), default=0.0) for w in windows],
-                ),
-            },
-            y_label="PSI",
-            y_range=(0, max(0.25, 1.15 * max(psi, default=0.0))),
-            points=True,
-            **axis,
-        ),
     ]
+    if series:
+        out.append(
+            f"<p>Drift of the {', '.join(series)} against the training data (PSI; above "
+            f"{project.spec.monitoring.psi_alert:g} is an alert):</p>"
+            + line_chart(
+                series,
+                y_label="PSI",
+                y_range=(0, max(0.25, 1.15 * max(psi, default=0.0))),
+                points=True,
+                **axis,
+            )
+        )
     perf = [
         (i, w["metrics"].get(primary))
         for i, w in zip(ends, windows, strict=True)
