@@ -39,7 +39,9 @@ def init(
     task: Annotated[
         str | None, typer.Option(help="binary, multiclass or regression (inferred if omitted).")
     ] = None,
-    example: Annotated[str | None, typer.Option(help="Start from a shipped example: credit-risk.")] = None,
+    example: Annotated[
+        str | None, typer.Option(help="Start from a shipped example: credit-risk, intents or sentiment.")
+    ] = None,
     drop: Annotated[list[str] | None, typer.Option(help="Column to leave out (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing poc2prod.yaml.")] = False,
 ) -> None:

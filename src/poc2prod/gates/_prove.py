@@ -324,7 +324,9 @@ def _refit_best(ranked: list[CandidateResult], X, y, setup: RaceSetup, fold_rows
         rows = min(wanted, int(max(left, 0.0) / per_row)) if per_row > 0 else wanted
         return rows if rows >= min(seen, wanted) else 0
 
-    options = ((r, seeds, plan(r, seeds)) for r in ranked for seeds in (_REFIT_SEEDS, 1))
+    # The dummy is a yardstick, not a fallback: it is refitted only when it ranked first.
+    candidates = [r for r in ranked if r.name != "dummy" or r is ranked[0]]
+    options = ((r, seeds, plan(r, seeds)) for r in candidates for seeds in (_REFIT_SEEDS, 1))
     choice, seeds, n = next(((r, s, n) for r, s, n in options if n), (None, 1, 0))
     if choice is None:
         leaders = [r for r in ranked if r.name != "dummy"][:3] or ranked[:1]

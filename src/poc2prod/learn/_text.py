@@ -94,11 +94,12 @@ def encode_ahead(X, ctx, seconds: float) -> str | None:
     started = time.monotonic()
     encoder = SentenceEncoder()
     _encoder(encoder.model)  # loading the model is paid once, not per text
-    probe = texts[:256]
+    encoder.transform(np.asarray(texts[:16], dtype=object))  # so is the first batch's set-up
+    probe = texts[16:272]
     t0 = time.monotonic()
     encoder.transform(np.asarray(probe, dtype=object))
-    rest = texts[len(probe) :]
-    need = (time.monotonic() - t0) / len(probe) * len(rest)
+    rest = texts[16 + len(probe) :]
+    need = (time.monotonic() - t0) / max(1, len(probe)) * len(rest)
     left = seconds - (time.monotonic() - started)
     if need > left:
         return (

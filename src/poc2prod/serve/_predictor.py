@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from poc2prod.serve._lightgbm import LightGBMPath
+from poc2prod.serve._text import TextPath
 from poc2prod.store._registry import Bundle
 
 _NUMBERS = {int, float, type(None)}
@@ -126,6 +127,11 @@ class Predictor:
         self.texts_of = _getter(self.texts) if self.texts else None
         self._reference = bundle.reference
         self._fast = LightGBMPath.compile(self.model, self.numeric, self.categorical)
+        self._text_fast = (
+            TextPath.compile(self.model, self.free_texts)
+            if self.free_texts and not (self.numeric or self.categorical or self.dates)
+            else None
+        )
         self.answers: dict[str, str] = dict(s.get("answers") or {})
         questions = s.get("questions")
         self._questions = None
@@ -248,6 +254,8 @@ class Predictor:
         """P(positive) for a binary task, class probabilities for multiclass, values for regression."""
         if self._fast is not None:
             return self._fast.score(self._fast.matrix(batch), self.threads)
+        if self._text_fast is not None:
+            return self._text_fast.score(batch.texts)
         from poc2prod.learn import predict
 
         return predict(self.model, self.frame(batch), self.task, len(self.classes) or None)

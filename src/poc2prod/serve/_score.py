@@ -87,6 +87,7 @@ def score_file(
                         rows=[start + i for i in good],
                     )
                     log.append([record])
+                answers = predictor.respond(sub, answers)  # what a caller of the service reads
             out = _answers_frame(chunk, predictor, good, answers, bad)
             parts.append(out)
             scored += len(good)
@@ -140,10 +141,11 @@ def _answers_frame(
     out = pd.DataFrame(index=range(n))
     if predictor.id_column and predictor.id_column in chunk.columns:
         out[predictor.id_column] = chunk[predictor.id_column].to_numpy()
-    keys = [k for k in (answers[0] if answers else {}) if k != "probabilities"]
+    # Columns of every key any answer has (an intent's answer text only where it was not routed).
+    keys = [k for k in dict.fromkeys(k for a in answers for k in a) if k != "probabilities"]
     for k in keys:
         col = np.full(n, None, dtype=object)
-        col[good] = [a[k] for a in answers]
+        col[good] = [a.get(k) for a in answers]
         out[k] = col
     if answers and "probabilities" in answers[0]:
         for cls in predictor.classes:
