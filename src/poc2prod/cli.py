@@ -40,7 +40,8 @@ def init(
         str | None, typer.Option(help="binary, multiclass or regression (inferred if omitted).")
     ] = None,
     example: Annotated[
-        str | None, typer.Option(help="Start from a shipped example: credit-risk, intents or sentiment.")
+        str | None,
+        typer.Option(help="Start from a shipped example: credit-risk, intents, sentiment or topics."),
     ] = None,
     drop: Annotated[list[str] | None, typer.Option(help="Column to leave out (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing poc2prod.yaml.")] = False,

@@ -17,7 +17,12 @@ import yaml
 from poc2prod.errors import DataError, ProjectError
 from poc2prod.spec import SPEC_FILE, DataSource, Spec
 
-EXAMPLES = {"credit-risk": "credit_risk", "intents": "intents", "sentiment": "sentiment"}
+EXAMPLES = {
+    "credit-risk": "credit_risk",
+    "intents": "intents",
+    "sentiment": "sentiment",
+    "topics": "topics",
+}
 
 _DEFAULT_CRITERIA = {"binary": "roc_auc >= 0.75", "multiclass": "macro_f1 >= 0.8", "regression": "r2 >= 0.5"}
 _ID_NAME = re.compile(r"(^|[_\W])id$|^id[_\W]|^(key|uuid|index)$", re.IGNORECASE)

@@ -269,8 +269,19 @@ def test_sentiment_stream_with_a_sudden_bearish_surge_is_flagged_within_days(tmp
     assert "words of text" in html and "true positive" not in html  # no yes/no decision to price
 
 
+@pytest.mark.slow
+def test_topics_example_proves_a_twenty_topic_model(tmp_path):
+    project = Project.init(tmp_path / "topics", example="topics")
+    posts = pd.read_csv(project.root / "posts.csv")
+    posts.sample(5000, random_state=0).to_csv(project.root / "posts.csv", index=False)
+    proved = Project.load(project.root).prove(budget=15, models=["dummy", "tfidf_svm"])
+    assert proved.best["model"] == "tfidf_svm" and len(proved.best["classes"]["recall"]) == 20
+    dummy = next(r for r in proved.leaderboard if r["model"] == "dummy")
+    assert proved.best["holdout"]["accuracy"] > 0.7 > dummy["cv"]["accuracy"]["mean"] + 0.4
+
+
 def test_example_data_ships_with_attribution():
-    for name in ("intents", "sentiment"):
+    for name in ("intents", "sentiment", "topics"):
         folder = EXAMPLES / name
         assert (folder / "SOURCE.md").read_text().strip()
         assert (folder / "poc2prod.yaml").is_file()
