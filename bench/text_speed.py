@@ -42,9 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -62,7 +60,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import _report  # noqa: E402
 from _report import write_section  # noqa: E402
-from serve_speed import WRK_SCRIPT, free_port, post, wrk  # noqa: E402
+from serve_speed import WRK_SCRIPT, free_port, post, stop, wrk  # noqa: E402
 
 POC2PROD = ROOT / ".venv" / "bin" / "poc2prod"
 WORK = HERE / "work" / "text"
@@ -166,15 +164,6 @@ def wait_ready(port: int, proc: subprocess.Popen, log: Path, timeout: float = 18
     raise RuntimeError(f"poc2prod serve not ready after {timeout:.0f} s; see {log}")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def serve(version_: int, test: pd.DataFrame, scored_labels: list[str], args) -> dict:
     """Serve ``version_`` and load it with one-query requests at concurrency 8."""
     texts = test["text"].tolist()
@@ -219,7 +208,7 @@ def serve(version_: int, test: pd.DataFrame, scored_labels: list[str], args) -> 
             flush=True,
         )
     finally:
-        stop(proc)
+        stop("poc2prod", proc)
     return result
 
 

@@ -49,3 +49,20 @@ def test_scaled_figures():
         "currency": "EUR",
     }
     assert Value(1.0, "USD", None).to_dict()["per_month"] is None
+
+
+def test_routing_curve_is_exact_at_every_threshold():
+    """Each point of the routing curve equals the value of routing at that threshold, computed
+    directly, on real-sized random probabilities (checked by brute force at a spread of cuts)."""
+    from poc2prod.value import routing_curve, routing_value
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(5) * 0.5, 400)
+    y = np.where(rng.random(400) < 0.7, proba.argmax(axis=1), rng.integers(0, 5, 400))
+    vm = ValueModel(automated_correct=4, automated_wrong=-12, routed=-1)
+    curve = routing_curve(y, proba, vm)
+    for t, v in zip(curve["threshold"][::23], curve["value_per_decision"][::23], strict=True):
+        assert routing_value(y, proba, t, vm) == pytest.approx(v, abs=1e-12)
+    assert curve["automation_rate"].iloc[0] == 1 and curve["automation_rate"].iloc[-1] == 0
+    best = best_threshold(curve)
+    assert routing_value(y, proba, best, vm) == pytest.approx(curve["value_per_decision"].max())

@@ -65,14 +65,7 @@ def value_curve(y: np.ndarray, scores: np.ndarray, vm: ValueModel) -> pd.DataFra
     the middle of its gap rather than on a training score.
     """
     y = np.asarray(y).astype(bool)
-    scores = np.asarray(scores, dtype=float)
-    distinct = np.unique(scores)
-    cuts = np.concatenate([[distinct[0] - 1e-9], (distinct[:-1] + distinct[1:]) / 2, [distinct[-1] + 1e-9]])
-    # Rows at or above each cut, from cumulative counts over scores sorted high to low.
-    order = np.argsort(-scores, kind="stable")
-    pos_cum = np.concatenate([[0], np.cumsum(y[order])])
-    flagged = len(scores) - np.searchsorted(np.sort(scores), cuts, side="left")
-    tp = pos_cum[flagged]
+    cuts, flagged, tp = _cut_counts(np.asarray(scores, dtype=float), y)
     fp = flagged - tp
     fn = y.sum() - tp
     tn = len(y) - flagged - fn
@@ -88,6 +81,18 @@ def value_curve(y: np.ndarray, scores: np.ndarray, vm: ValueModel) -> pd.DataFra
             "value_per_decision": money / len(y),
         }
     )
+
+
+def _cut_counts(scores: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every threshold that changes a decision (midpoints between consecutive distinct scores,
+    plus one below the lowest and one above the highest), and for each the rows at or above it and
+    how many of those are ``hits``, from cumulative counts over the scores sorted high to low."""
+    distinct = np.unique(scores)
+    cuts = np.concatenate([[distinct[0] - 1e-9], (distinct[:-1] + distinct[1:]) / 2, [distinct[-1] + 1e-9]])
+    order = np.argsort(-scores, kind="stable")
+    hits_cum = np.concatenate([[0], np.cumsum(hits[order])])
+    above = len(scores) - np.searchsorted(np.sort(scores), cuts, side="left")
+    return cuts, above, hits_cum[above]
 
 
 def routing_outcomes(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, int]:
@@ -120,12 +125,7 @@ def routing_curve(y: np.ndarray, proba: np.ndarray, vm: ValueModel) -> pd.DataFr
     proba = np.asarray(proba)
     confidence = proba.max(axis=1)
     right = proba.argmax(axis=1) == np.asarray(y)
-    distinct = np.unique(confidence)
-    cuts = np.concatenate([[distinct[0] - 1e-9], (distinct[:-1] + distinct[1:]) / 2, [distinct[-1] + 1e-9]])
-    order = np.argsort(-confidence, kind="stable")
-    right_cum = np.concatenate([[0], np.cumsum(right[order])])
-    automated = len(confidence) - np.searchsorted(np.sort(confidence), cuts, side="left")
-    correct = right_cum[automated]
+    cuts, automated, correct = _cut_counts(confidence, right)
     wrong = automated - correct
     routed = len(confidence) - automated
     money = correct * vm.automated_correct + wrong * vm.automated_wrong + routed * vm.routed
