@@ -33,6 +33,7 @@ _MIN_ROWS = 200
 # quick candidates flows to the slower, usually stronger ones.
 _SHARE = 2.0
 _SAFETY = 1.25
+_WARMED: set[str] = set()  # learners whose one-off costs this process has paid
 _MIN_WEIGHT = 0.1
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -166,7 +167,7 @@ def _run_candidate(
             return
     # Boosters stop at their deadline, so only learners that cannot be interrupted are probed.
     if n_fold_train > _PROBE_ABOVE and not candidate.early_stopping:
-        per_fold = _probe(X, y, folds[0][0], setup, build, until)
+        per_fold = _probe(X, y, folds[0][0], setup, result.name, build, until)
         left = until - time.monotonic()
         projected = per_fold(n_fold_train) * k * _SAFETY
         if projected > left:
@@ -176,7 +177,8 @@ def _run_candidate(
             if cap is not None and cap < _MIN_ROWS:
                 result.status = "skipped"
                 result.note = (
-                    f"{k} folds would take about {projected:.0f}s; its share of the budget is {left:.0f}s"
+                    f"{k} folds would take about {projected:.0f}s; "
+                    f"its share of the budget is {max(left, 0.0):.0f}s"
                 )
                 return
     oof = _empty_oof(len(y), setup)
@@ -233,24 +235,29 @@ def _run_candidate(
     result.note = "; ".join(dict.fromkeys(notes)) or None
 
 
-def _probe(X, y, rows: np.ndarray, setup: RaceSetup, build: Callable[[], Any], until: float):
+def _probe(X, y, rows: np.ndarray, setup: RaceSetup, name: str, build: Callable[[], Any], until: float):
     """Seconds one fit takes on n rows, as a function of n, from timed fits on two row samples.
 
-    A first, untimed fit on a few rows pays the one-off costs (imports, caches) that would
-    otherwise look like time per row; the growth between the two timed sizes gives the exponent
+    The first probe of a learner in a process starts with an untimed fit on a few rows, which pays
+    the one-off costs (imports, caches) that would otherwise look like time per row; the growth
+    between the two timed sizes gives the exponent
     (a linear SVM with many classes or a forest grows faster than linearly in the rows).
     """
     sample = np.random.default_rng(setup.ctx.seed).choice(rows, _PROBE_ROWS, replace=False)
+    sizes = (_PROBE_ROWS // 4, _PROBE_ROWS)
+    if name not in _WARMED:  # the first fit of a learner in this process also pays its imports
+        sizes = (_PROBE_ROWS // 20, *sizes)
+        _WARMED.add(name)
     times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a probe on a sample warns of things the real fit will not
-        for n in (_PROBE_ROWS // 10, _PROBE_ROWS // 4, _PROBE_ROWS):
+        for n in sizes:
             model = build()
             _set_deadline(model, until)
             t0 = time.monotonic()
             model.fit(X.iloc[sample[:n]], y[sample[:n]])
             times.append(time.monotonic() - t0)
-    small, large = times[1], times[2]
+    small, large = times[-2], times[-1]
     exponent = float(np.clip(np.log(max(large, 1e-6) / max(small, 1e-6)) / np.log(4.0), 1.0, 2.0))
     return lambda n: large * (n / _PROBE_ROWS) ** exponent
 
