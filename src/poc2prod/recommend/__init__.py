@@ -1,6 +1,7 @@
-"""Recommendation (``task: recommend``): a user × item interaction log, split in time, and the
-ranking metrics its top-k recommendations are judged by."""
+"""Recommendation (``task: recommend``): a user × item interaction log, split in time, the
+candidate recommenders, and the ranking metrics their top-k recommendations are judged by."""
 
+from poc2prod.recommend._compare import Scored, compare, entry_times, margin
 from poc2prod.recommend._interactions import (
     RETAIL_NON_PRODUCTS,
     Interactions,
@@ -24,18 +25,26 @@ from poc2prod.recommend._metrics import (
     precision_at_k,
     recall_at_k,
 )
+from poc2prod.recommend._models import ALS, ItemKNN, MostPopular
 
 __all__ = [
+    "ALS",
     "METRICS",
     "RETAIL_NON_PRODUCTS",
     "Interactions",
+    "ItemKNN",
+    "MostPopular",
+    "Scored",
     "Split",
     "clean_log",
+    "compare",
     "compute",
     "coverage",
+    "entry_times",
     "evaluated_users",
     "hit_rate_at_k",
     "map_at_k",
+    "margin",
     "ndcg_at_k",
     "novelty",
     "paired_bootstrap",
