@@ -86,7 +86,7 @@ def main() -> None:
             "users": split.train.n_users,
             "items": split.train.n_items,
         },
-        "test_users": int(len(set(split.test.user.tolist()))),
+        "test_users": len(set(split.test.user.tolist())),
         "models": [s.to_dict() for s in scored],
         "baseline": baseline.name,
         "margins_recall@10": margins,
