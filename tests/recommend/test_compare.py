@@ -7,36 +7,12 @@ import pytest
 
 from poc2prod.recommend import (
     ALS,
-    RETAIL_NON_PRODUCTS,
-    Interactions,
     ItemKNN,
     MostPopular,
-    clean_log,
     compare,
     entry_times,
     margin,
-    time_split,
 )
-from tests.conftest import SHARED
-
-RETAIL = SHARED / "uci_online_retail" / "online_retail.parquet"
-
-
-@pytest.fixture(scope="module")
-def split():
-    import pandas as pd
-
-    frame, _ = clean_log(
-        pd.read_parquet(RETAIL),
-        user="CustomerID",
-        item="StockCode",
-        time="InvoiceDate",
-        weight="Quantity",
-        invoice="InvoiceNo",
-        price="UnitPrice",
-        non_products=RETAIL_NON_PRODUCTS,
-    )
-    return time_split(Interactions.from_frame(frame), holdout=0.2)
 
 
 def test_entry_times_line_up_with_the_matrix(split):

@@ -8,36 +8,6 @@ import pytest
 
 from poc2prod.errors import DataError
 from poc2prod.recommend import RETAIL_NON_PRODUCTS, Interactions, clean_log, test_truth, time_split
-from tests.conftest import SHARED
-
-RETAIL = SHARED / "uci_online_retail" / "online_retail.parquet"
-ROLES = {
-    "user": "CustomerID",
-    "item": "StockCode",
-    "time": "InvoiceDate",
-    "weight": "Quantity",
-    "description": "Description",
-}
-
-
-@pytest.fixture(scope="module")
-def raw() -> pd.DataFrame:
-    return pd.read_parquet(RETAIL)
-
-
-@pytest.fixture(scope="module")
-def cleaned(raw) -> tuple[pd.DataFrame, list[str]]:
-    return clean_log(raw, **ROLES, invoice="InvoiceNo", price="UnitPrice", non_products=RETAIL_NON_PRODUCTS)
-
-
-@pytest.fixture(scope="module")
-def log(cleaned) -> Interactions:
-    return Interactions.from_frame(cleaned[0])
-
-
-@pytest.fixture(scope="module")
-def split(log):
-    return time_split(log, holdout=0.2)
 
 
 def _note(notes: list[str], words: str) -> str:
