@@ -33,17 +33,27 @@ def show_prove(result: ProveResult, project: Project, console: Console | None = 
     """Print findings, the leaderboard, the holdout check and the verdict."""
     out = console or Console()
     data = result.data
-    out.print(
-        f"\n[bold]{project.spec.name}[/]: {result.task}, target [bold]{project.spec.target}[/]"
-        f"{f' (positive = {result.positive_class!r})' if result.positive_class is not None else ''}; "
-        f"{data['labelled_rows']:,} labelled rows, {data['features']} "
-        f"feature{'s' if data['features'] != 1 else ''}"
-        + (f" (text: {', '.join(data['texts'])})" if data.get("texts") else "")
-        + "; "
-        f"{data['split']} split: {data['train_rows']:,} train / {data['holdout_rows']:,} holdout, "
-        f"{data['folds']}-fold CV",
-        highlight=False,
-    )
+    recommend = result.task == "recommend"
+    if recommend:
+        out.print(
+            f"\n[bold]{project.spec.name}[/]: recommend; {data['labelled_rows']:,} interactions of "
+            f"{data['users']:,} users and {data['items']:,} items after cleaning; time cut {data['cut']}: "
+            f"{data['train_rows']:,} interactions before it (the past), {data['holdout_rows']:,} after (the "
+            f"future); candidates raced on a second cut at {data['selection_cut']}",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"\n[bold]{project.spec.name}[/]: {result.task}, target [bold]{project.spec.target}[/]"
+            f"{f' (positive = {result.positive_class!r})' if result.positive_class is not None else ''}; "
+            f"{data['labelled_rows']:,} labelled rows, {data['features']} "
+            f"feature{'s' if data['features'] != 1 else ''}"
+            + (f" (text: {', '.join(data['texts'])})" if data.get("texts") else "")
+            + "; "
+            f"{data['split']} split: {data['train_rows']:,} train / {data['holdout_rows']:,} holdout, "
+            f"{data['folds']}-fold CV",
+            highlight=False,
+        )
     warnings = [f for f in result.findings if f["level"] == "warning"]
     for f in warnings:
         out.print(f"[yellow]warning:[/] {f['message']}", highlight=False)
@@ -52,12 +62,12 @@ def show_prove(result: ProveResult, project: Project, console: Console | None = 
 
     primary = result.primary_metric
     shown = list(dict.fromkeys([primary, *(c.metric for c in result.criteria)]))
-    extra = [
-        m
-        for m in ("log_loss", "rmse", "accuracy")
-        if m not in shown and any(m in row["cv"] for row in result.leaderboard)
-    ][:1]
-    table = Table(title="leaderboard (cross-validated on the training rows)", title_justify="left")
+    k = project.spec.recommend.k
+    usual = (f"ndcg@{k}", f"coverage@{k}") if recommend else ("log_loss", "rmse", "accuracy")
+    extra = [m for m in usual if m not in shown and any(m in row["cv"] for row in result.leaderboard)]
+    extra = extra[: 2 if recommend else 1]
+    where = "scored on the last part of the past" if recommend else "cross-validated on the training rows"
+    table = Table(title=f"leaderboard ({where})", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("model")
     for m in shown + extra:
@@ -69,7 +79,10 @@ def show_prove(result: ProveResult, project: Project, console: Console | None = 
         cells = []
         for m in shown + extra:
             s = row["cv"].get(m)
-            cells.append(f"{_fmt(s['mean'])} ± {_fmt(s['std'], 3)}" if s else "—")
+            if not s:
+                cells.append("—")
+            else:  # a figure without a spread (a catalogue-wide one) shows its value alone
+                cells.append(_fmt(s["mean"]) + (f" ± {_fmt(s['std'], 3)}" if s["std"] is not None else ""))
         rank += 1 if row["cv"] else 0
         name = row["model"]
         if row["note"]:
@@ -82,13 +95,34 @@ def show_prove(result: ProveResult, project: Project, console: Console | None = 
     for line in footnotes:
         out.print(f"[dim]{line}[/]", highlight=False)
 
-    out.print(
-        f"best: [bold]{result.best['model']}[/], refitted on all {data['train_rows']:,} training rows "
-        f"and scored once on the {data['holdout_rows']:,} holdout rows",
-        highlight=False,
-    )
+    if recommend:
+        out.print(
+            f"best: [bold]{result.best['model']}[/], refitted on all the past and scored once on the future",
+            highlight=False,
+        )
+        vs = result.best.get("versus_most_popular")
+        if vs:
+            out.print(
+                f"{primary} over {vs['baseline']} on the future: {vs['difference']:+.4f} "
+                f"(90% paired bootstrap {vs['low']:+.4f} to {vs['high']:+.4f}): "
+                + ("[green]a clear margin[/]" if vs["clear"] else "[yellow]within the noise[/]"),
+                highlight=False,
+            )
+    else:
+        out.print(
+            f"best: [bold]{result.best['model']}[/], refitted on all {data['train_rows']:,} training rows "
+            f"and scored once on the {data['holdout_rows']:,} holdout rows",
+            highlight=False,
+        )
     verdict = Table(title="success criteria (judged on the holdout)", title_justify="left")
-    for col in ("criterion", "cv mean", "holdout", "90% interval", "margin", "result"):
+    for col in (
+        "criterion",
+        "selection" if recommend else "cv mean",
+        "holdout",
+        "90% interval",
+        "margin",
+        "result",
+    ):
         verdict.add_column(col, justify="left" if col == "criterion" else "right")
     for c in result.criteria:
         lo, hi = c.interval

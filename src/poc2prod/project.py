@@ -125,6 +125,7 @@ class Project:
         lives in ``tracking.studies`` (default ``.poc2prod/studies.db``), so an interrupted run
         resumes where it stopped. Returns a :class:`~poc2prod.gates.OptimizeResult`.
         """
+        self._proved_only("optimize")
         from poc2prod.gates import run_optimize
 
         return run_optimize(self, budget=budget, workers=workers, trials=trials, on_event=on_event)
@@ -132,6 +133,7 @@ class Project:
     def deploy(self, version: int | None = None) -> DeployResult:
         """Register the latest optimized (else proven) model as the new ``champion`` version, or,
         with ``version``, move ``champion`` to that version (a rollback)."""
+        self._proved_only("deploy")
         from poc2prod.gates import run_deploy
 
         return run_deploy(self, version=version)
@@ -145,6 +147,7 @@ class Project:
     def monitor(self, window: str | None = None) -> MonitorResult:
         """Drift, flagged rows, performance and value realised per time window of the prediction
         log (``window`` such as ``"7d"``; the spec's ``monitoring.window`` by default)."""
+        self._proved_only("monitor")
         from poc2prod.gates._monitor import run_monitor
 
         return run_monitor(self, window=window)
@@ -152,9 +155,18 @@ class Project:
     def retrain(self, data: str | Path, *, window: float = 0.3) -> RetrainResult:
         """Fit a challenger with the champion's recipe on ``data`` (newer labelled rows) and make it
         champion only if it beats the champion beyond noise on the most recent ``window`` share."""
+        self._proved_only("retrain")
         from poc2prod.gates._retrain import run_retrain
 
         return run_retrain(self, data, window=window)
+
+    def _proved_only(self, gate: str) -> None:
+        """Refuse the gates a recommendation project cannot pass through yet, in one sentence."""
+        if self.spec.task == "recommend":
+            raise ProjectError(
+                f"task: recommend goes through prove so far; {gate} for recommendations is not built "
+                "yet, so use prove's leaderboard and verdict."
+            )
 
     def report(self, out: str | Path | None = None) -> Path:
         """Write the customer-success report (one self-contained HTML file; default

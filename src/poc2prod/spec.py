@@ -20,10 +20,10 @@ from pydantic import model_validator as _model_validator
 from poc2prod.errors import SpecError
 from poc2prod.metrics import METRICS, default_metrics
 
-__all__ = ["Budget", "Columns", "Criterion", "DataSource", "Spec", "Split", "ValueModel"]
+__all__ = ["Budget", "Columns", "Criterion", "DataSource", "Recommend", "Spec", "Split", "ValueModel"]
 
 SPEC_FILE = "poc2prod.yaml"
-Task = Literal["binary", "multiclass", "regression", "text-intent", "text-sentiment"]
+Task = Literal["binary", "multiclass", "regression", "text-intent", "text-sentiment", "recommend"]
 # A text task is a classification problem over text columns, plus what its scenario adds
 # (intents: confidence routing and answers; sentiment: the label mix watched over time).
 TEXT_TASKS = {"text-intent": "multiclass", "text-sentiment": "multiclass"}
@@ -71,10 +71,24 @@ def _parse_criterion(v: Any) -> Any:
                 f"criterion {v!r} is not of the form 'metric >= number' (e.g. 'roc_auc >= 0.75')"
             )
         name, op, num = m.groups()
-        if name not in METRICS:
-            raise ValueError(f"unknown metric {name!r}; known metrics: {', '.join(METRICS)}")
+        if name not in METRICS and not _ranking_metric(name):
+            raise ValueError(
+                f"unknown metric {name!r}; known metrics: {', '.join(METRICS)}, and for "
+                "task: recommend recall@k, precision@k, ndcg@k, map@k, hit_rate@k, coverage@k, novelty@k"
+            )
         return {"metric": name, "op": op, "threshold": float(num)}
     return v
+
+
+def _ranking_metric(name: str) -> bool:
+    """Whether ``name`` is a recommendation metric such as ``recall@10``."""
+    from poc2prod.recommend._metrics import parse_metric
+
+    try:
+        parse_metric(name)
+    except ValueError:
+        return False
+    return True
 
 
 CriterionField = Annotated[Criterion, BeforeValidator(_parse_criterion), PlainSerializer(str)]
@@ -116,10 +130,13 @@ class Columns(_Model):
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
     text: list[str] = Field(default_factory=list, description="free-text columns (queries, posts)")
+    user: str | None = Field(None, description="recommend: who interacted")
+    item: str | None = Field(None, description="recommend: with what")
+    weight: str | None = Field(None, description="recommend: how much (a quantity, a rating); 1 if absent")
 
     def named(self) -> dict[str, str]:
         """Every column the spec names, mapped to the key that names it."""
-        out = {c: k for k in ("id", "time", "group") if (c := getattr(self, k))}
+        out = {c: k for k in ("id", "time", "group", "user", "item", "weight") if (c := getattr(self, k))}
         for key in ("drop", "categorical", "numeric", "text"):
             out.update({c: key for c in getattr(self, key)})
         return out
@@ -147,6 +164,17 @@ class ValueModel(_Model):
     def prices_routing(self) -> bool:
         """Whether the intent outcomes carry money (else the routing threshold has nothing to weigh)."""
         return any((self.automated_correct, self.automated_wrong, self.routed))
+
+
+class Recommend(_Model):
+    """What a recommendation project cleans out of its log, and how many items it recommends."""
+
+    k: int = Field(10, ge=1, le=1000, description="items per recommendation")
+    invoice: str | None = Field(
+        None, description="invoice column; invoices starting with C are cancellations"
+    )
+    price: str | None = Field(None, description="price column; rows without a positive price are dropped")
+    non_products: list[str] = Field(default_factory=list, description="item codes that are not products")
 
 
 class Split(_Model):
@@ -197,7 +225,7 @@ class Spec(_Model):
     task: Task
     data: DataSource
     newer: DataSource | None = Field(None, description="later labelled data, to check a model on")
-    target: str
+    target: str | None = None
     positive_class: str | int | float | bool | None = None
     columns: Columns = Field(default_factory=Columns)
     answers: str | None = Field(
@@ -213,10 +241,17 @@ class Spec(_Model):
     budget: Budget = Field(default_factory=Budget)
     tracking: Tracking = Field(default_factory=Tracking)
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    recommend: Recommend = Field(default_factory=Recommend)
 
     @_model_validator(mode="after")
     def _consistent(self) -> Spec:
+        if self.task == "recommend":
+            return self._recommend_consistent()
+        if self.target is None:
+            raise ValueError("required key 'target' is missing; add it (the column to predict)")
         for c in self.criteria:
+            if c.metric not in METRICS:
+                raise ValueError(f"metric {c.metric!r} in criteria applies to task: recommend only")
             if self.problem not in METRICS[c.metric].tasks:
                 raise ValueError(f"metric {c.metric!r} in criteria does not apply to a {self.task} task")
         if self.primary_metric is not None:
@@ -233,9 +268,25 @@ class Spec(_Model):
             raise ValueError("answers: applies to task: text-intent only; remove it")
         return self
 
+    def _recommend_consistent(self) -> Spec:
+        missing = [k for k in ("user", "item", "time") if getattr(self.columns, k) is None]
+        if missing:
+            raise ValueError(
+                f"task: recommend needs columns.{missing[0]} (the column of "
+                + {"user": "who interacted", "item": "what they interacted with", "time": "when"}[missing[0]]
+                + ")"
+            )
+        for c in self.criteria:
+            if not _ranking_metric(c.metric):
+                raise ValueError(
+                    f"metric {c.metric!r} does not rank recommendations; use e.g. recall@10 or ndcg@10"
+                )
+        return self
+
     @property
-    def problem(self) -> Literal["binary", "multiclass", "regression"]:
-        """The learning problem behind the task: a text task is a classification over text."""
+    def problem(self) -> Literal["binary", "multiclass", "regression", "recommend"]:
+        """The learning problem behind the task: a text task is a classification over text; recommend
+        is its own."""
         return TEXT_TASKS.get(self.task, self.task)  # type: ignore[return-value]
 
     @property
@@ -250,11 +301,18 @@ class Spec(_Model):
             return self.primary_metric
         if self.criteria:
             return self.criteria[0].metric
+        if self.task == "recommend":
+            return f"recall@{self.recommend.k}"
         return default_metrics(self.problem)[0]
 
     def report_metrics(self) -> list[str]:
         """The primary metric, the criteria metrics and the task's standard set, without repeats."""
-        names = [self.primary, *(c.metric for c in self.criteria), *default_metrics(self.problem)]
+        if self.task == "recommend":
+            k = self.recommend.k
+            standard = [f"{m}@{k}" for m in ("recall", "ndcg", "map", "hit_rate", "coverage", "novelty")]
+        else:
+            standard = default_metrics(self.problem)
+        names = [self.primary, *(c.metric for c in self.criteria), *standard]
         return list(dict.fromkeys(names))
 
     @classmethod

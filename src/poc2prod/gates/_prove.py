@@ -82,6 +82,10 @@ def run_prove(
     emit = on_event or (lambda kind, info: None)
     spec = project.spec
     budget = float(budget or spec.budget.prove)
+    if spec.task == "recommend":
+        from poc2prod.gates._prove_recommend import run_prove_recommend
+
+        return run_prove_recommend(project, budget=budget, models=list(models or []), emit=emit)
     if not spec.criteria:
         raise ProjectError(
             "poc2prod.yaml lists no criteria; add at least one success criterion agreed with the "
