@@ -50,6 +50,8 @@ def test_personal_models_beat_most_popular_on_the_future(proved):
     crit = result.criteria[0]
     assert crit.metric == "recall@10" and crit.interval[0] <= crit.value <= crit.interval[1]
     assert result.run_id and project.last("prove")["verdict"] == "go"
+    html = project.report().read_text(encoding="utf-8")
+    assert "items (<code>StockCode</code>) each user" in html and "cut inside the past" in html
 
 
 @pytest.mark.slow

@@ -97,6 +97,17 @@ def _summary(project: Project, docs: dict, versions: list) -> str:
     return f"<h2>Summary</h2><p>{body}</p>"
 
 
+def _subject(spec) -> str:
+    """What the model predicts, in words: the target, or for recommendations who gets what."""
+    if spec.task == "recommend":
+        c = spec.columns
+        return (
+            f"the {spec.recommend.k} items (<code>{escape(c.item)}</code>) each user "
+            f"(<code>{escape(c.user)}</code>) is most likely to take next"
+        )
+    return f"<code>{escape(spec.target)}</code>"
+
+
 def _question(project: Project) -> str:
     spec = project.spec
     criteria = (
@@ -131,7 +142,7 @@ def _question(project: Project) -> str:
         f" from the text of <code>{escape(', '.join(spec.columns.text))}</code>" if spec.columns.text else ""
     )
     return (
-        f"<h2>The question</h2><p>A <b>{escape(spec.task)}</b> model of <code>{escape(spec.target)}</code>"
+        f"<h2>The question</h2><p>A <b>{escape(spec.task)}</b> model of {_subject(spec)}"
         f"{texts}. Success criteria agreed with the client, judged on data the model never saw:</p>"
         f"<ul>{criteria}</ul>"
         + (
@@ -147,6 +158,15 @@ def _data(prove: dict | None, project: Project) -> str:
     if not prove:
         return "<h2>The data</h2>" + _pending("prove", "prove", project)
     d = prove["data"]
+    if prove.get("task") == "recommend":
+        notes = "".join(f"<li>{escape(n)}</li>" for n in prove.get("notes") or [])
+        return (
+            f"<h2>The data</h2><p>{d['rows']:,} rows of interactions; {d['labelled_rows']:,} kept after "
+            f"cleaning, from {d['users']:,} users and {d['items']:,} items. The {d['holdout_rows']:,} "
+            f"interactions after {escape(d['cut'])} are the future the model is judged on; the candidates "
+            f"were ranked on a cut inside the past, at {escape(d['selection_cut'])}.</p>"
+            f"<p>What was dropped and set aside:</p><ul>{notes}</ul>"
+        )
     findings = "".join(f"<li>{escape(str(f.get('message', f)))}</li>" for f in prove.get("findings") or [])
     return (
         f"<h2>The data</h2><p>{d['rows']:,} rows ({d['labelled_rows']:,} labelled), {d['features']} features "
@@ -172,6 +192,7 @@ def _proof(prove: dict | None, project: Project) -> str:
         for c in prove["criteria"]
     )
     primary = prove["primary_metric"]
+    how = "on a cut inside the past," if prove.get("task") == "recommend" else "cross-validated"
     board = "".join(
         f"<tr><td>{escape(r['model'])}</td><td>{_num(r['cv'].get(primary, {}).get('mean'))}</td>"
         f"<td>{escape(r['status'])}</td></tr>"
@@ -181,7 +202,8 @@ def _proof(prove: dict | None, project: Project) -> str:
         f'<h2>Proof of concept</h2><p>Verdict: <span class="{cls}">{escape(prove["verdict"].upper())}</span> '
         f"with {escape(prove['best']['model'])}.</p>"
         f"<table><tr><th>criterion</th><th>holdout</th><th>90% interval</th><th></th></tr>{rows}</table>"
-        f"<p>Candidates raced (cross-validated {escape(primary)}):</p>"
+        f"<p>Candidates raced ({how} "
+        f"{escape(primary)}):</p>"
         f"<table><tr><th>model</th><th>{escape(primary)}</th><th>status</th></tr>{board}</table>"
     )
 
