@@ -41,7 +41,9 @@ def init(
     ] = None,
     example: Annotated[
         str | None,
-        typer.Option(help="Start from a shipped example: credit-risk, intents, sentiment or topics."),
+        typer.Option(
+            help="Start from a shipped example: credit-risk, intents, sentiment, topics or recommend."
+        ),
     ] = None,
     drop: Annotated[list[str] | None, typer.Option(help="Column to leave out (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing poc2prod.yaml.")] = False,

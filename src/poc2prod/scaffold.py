@@ -22,6 +22,7 @@ EXAMPLES = {
     "intents": "intents",
     "sentiment": "sentiment",
     "topics": "topics",
+    "recommend": "recommend",
 }
 
 _DEFAULT_CRITERIA = {"binary": "roc_auc >= 0.75", "multiclass": "macro_f1 >= 0.8", "regression": "r2 >= 0.5"}

@@ -7,6 +7,7 @@ import pytest
 
 from poc2prod import Project
 from poc2prod.errors import DataError, ProjectError, SpecError
+from poc2prod.recommend import RETAIL_NON_PRODUCTS
 from tests.conftest import SHARED, write_spec
 
 RETAIL = SHARED / "uci_online_retail" / "online_retail.parquet"
@@ -82,6 +83,14 @@ def test_gates_not_built_for_recommendations_refuse_in_one_sentence(tmp_path):
         project.optimize(budget=5)
     with pytest.raises(ProjectError, match="deploy for recommendations is not built"):
         project.deploy()
+
+
+def test_the_shipped_example_is_the_shared_log_with_its_attribution(tmp_path):
+    project = Project.init(tmp_path / "rec", example="recommend")
+    assert project.spec.task == "recommend" and project.spec.columns.user == "CustomerID"
+    assert (project.root / "online_retail.parquet").read_bytes() == RETAIL.read_bytes()
+    assert "CC BY 4.0" in (project.root / "SOURCE.md").read_text(encoding="utf-8")
+    assert set(project.spec.recommend.non_products) == RETAIL_NON_PRODUCTS
 
 
 def test_a_column_the_data_lacks_is_named(tmp_path):
