@@ -31,6 +31,8 @@ __all__ = [
     "best_threshold",
     "do_nothing",
     "outcomes",
+    "realised",
+    "routing_counts",
     "routing_curve",
     "routing_outcomes",
     "routing_value",
@@ -51,10 +53,22 @@ def outcomes(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, i
     }
 
 
+def _total(counts: dict[str, int], vm: ValueModel) -> float:
+    """The money of outcome ``counts`` (outcome name -> how many) under the value model."""
+    return sum(n * getattr(vm, k) for k, n in counts.items())
+
+
+def realised(counts: dict[str, int], vm: ValueModel) -> dict[str, Any]:
+    """What decisions whose outcomes are known made: the counts, the total and :class:`Value`'s
+    figures per decision (what the monitor reports per window)."""
+    total = _total(counts, vm)
+    per = total / max(1, sum(counts.values()))
+    return {"outcomes": counts, "total": total, **Value(per, vm.currency, vm.decisions_per_month).to_dict()}
+
+
 def value_per_decision(y: np.ndarray, scores: np.ndarray, threshold: float, vm: ValueModel) -> float:
     """Mean money per decision at ``threshold``."""
-    counts = outcomes(y, scores, threshold)
-    return sum(n * getattr(vm, k) for k, n in counts.items()) / max(1, len(y))
+    return _total(outcomes(y, scores, threshold), vm) / max(1, len(y))
 
 
 def value_curve(y: np.ndarray, scores: np.ndarray, vm: ValueModel) -> pd.DataFrame:
@@ -104,19 +118,23 @@ def routing_outcomes(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict
     {'automated_correct': 1, 'automated_wrong': 1, 'routed': 1}
     """
     proba = np.asarray(proba)
-    confident = proba.max(axis=1) >= threshold
-    right = proba.argmax(axis=1) == np.asarray(y)
+    return routing_counts(proba.max(axis=1) >= threshold, proba.argmax(axis=1) == np.asarray(y))
+
+
+def routing_counts(automated: np.ndarray, right: np.ndarray) -> dict[str, int]:
+    """Counts of each routing outcome from whether each query was answered automatically and
+    whether its predicted intent was right."""
+    automated, right = np.asarray(automated, dtype=bool), np.asarray(right, dtype=bool)
     return {
-        "automated_correct": int((confident & right).sum()),
-        "automated_wrong": int((confident & ~right).sum()),
-        "routed": int((~confident).sum()),
+        "automated_correct": int((automated & right).sum()),
+        "automated_wrong": int((automated & ~right).sum()),
+        "routed": int((~automated).sum()),
     }
 
 
 def routing_value(y: np.ndarray, proba: np.ndarray, threshold: float, vm: ValueModel) -> float:
     """Mean money per query when queries under ``threshold`` confidence go to a person."""
-    counts = routing_outcomes(y, proba, threshold)
-    return sum(n * getattr(vm, k) for k, n in counts.items()) / max(1, len(y))
+    return _total(routing_outcomes(y, proba, threshold), vm) / max(1, len(y))
 
 
 def routing_curve(y: np.ndarray, proba: np.ndarray, vm: ValueModel) -> pd.DataFrame:

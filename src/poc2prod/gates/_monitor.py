@@ -247,7 +247,7 @@ def _performance(labelled: pd.DataFrame, settings: dict, spec) -> tuple[dict[str
     decisions made under the value model."""
     from poc2prod.metrics import compute, default_metrics
     from poc2prod.spec import ValueModel
-    from poc2prod.value import Value, outcomes
+    from poc2prod.value import outcomes, realised
 
     names = list(dict.fromkeys([*(c.metric for c in spec.criteria), spec.primary]))
     task = settings["task"]
@@ -261,15 +261,8 @@ def _performance(labelled: pd.DataFrame, settings: dict, spec) -> tuple[dict[str
             y = (labels.astype(str) == str(positive)).to_numpy().astype(int)
         scores = labelled["score"].to_numpy(dtype=float)
         metrics = _safe(compute, task, names or default_metrics(task)[:1], y, scores, settings["threshold"])
-        vm = ValueModel(**settings["value"])
         counts = outcomes(y, labelled["positive"].to_numpy(dtype=float), 0.5)
-        money = sum(n * getattr(vm, k) for k, n in counts.items())
-        value = {
-            "outcomes": counts,
-            "total": money,
-            **Value(money / len(y), vm.currency, vm.decisions_per_month).to_dict(),
-        }
-        return metrics, value
+        return metrics, realised(counts, ValueModel(**settings["value"]))
     if task == "regression":
         y = labelled["label"].to_numpy(dtype=float)
         return _safe(compute, task, names, y, labelled["prediction"].to_numpy(dtype=float)), None
@@ -284,7 +277,7 @@ def _multiclass(
     the queries answered automatically (right or wrong) and those routed to a person."""
     from poc2prod.metrics import METRICS, compute
     from poc2prod.spec import ValueModel
-    from poc2prod.value import Value
+    from poc2prod.value import realised, routing_counts
 
     classes = [str(c) for c in settings["classes"]]
     index = {c: i for i, c in enumerate(classes)}
@@ -304,21 +297,8 @@ def _multiclass(
     metrics = _safe(compute, "multiclass", [n for n in names if n in METRICS], y, proba)
     if "routed" not in rows.columns or not len(rows):
         return metrics, None
-    vm = ValueModel(**settings["value"])
-    routed = rows["routed"].astype(bool).to_numpy()
-    right = predicted == y
-    counts = {
-        "automated_correct": int((~routed & right).sum()),
-        "automated_wrong": int((~routed & ~right).sum()),
-        "routed": int(routed.sum()),
-    }
-    money = sum(n * getattr(vm, k) for k, n in counts.items())
-    value = {
-        "outcomes": counts,
-        "total": money,
-        **Value(money / len(rows), vm.currency, vm.decisions_per_month).to_dict(),
-    }
-    return metrics, value
+    counts = routing_counts(~rows["routed"].astype(bool).to_numpy(), predicted == y)
+    return metrics, realised(counts, ValueModel(**settings["value"]))
 
 
 def _class_text(value: Any, classes: list[str]) -> str | None:
