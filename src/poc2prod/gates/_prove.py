@@ -244,6 +244,13 @@ def run_prove(
         files={"split.parquet": project.state_dir / "split.parquet"},
         model=model,
     )
+    return record_prove(result, record, tracker, project, started, emit)
+
+
+def record_prove(
+    result: ProveResult, record: RunRecord, tracker: Tracker, project: Project, started: float, emit: Event
+) -> ProveResult:
+    """Log the run, keep the result as the project's latest prove, and say it is done."""
     result.run_id, result.model_sha256 = tracker.log(record)
     result.elapsed_seconds = time.monotonic() - started
     project.remember("prove", result.to_dict())

@@ -14,7 +14,7 @@ import numpy as np
 
 from poc2prod import data as d
 from poc2prod.errors import BudgetError, DataError, ProjectError
-from poc2prod.gates._verdict import CriterionResult
+from poc2prod.gates._verdict import judged, verdict_of
 from poc2prod.store import RunRecord, Tracker
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def run_prove_recommend(
     project: Project, *, budget: float, models: list[str] | None, emit: Event
 ) -> ProveResult:
     """Race the recommenders on the past, judge the best on the future; see :meth:`Project.prove`."""
-    from poc2prod.gates._prove import ProveResult
+    from poc2prod.gates._prove import ProveResult, record_prove
     from poc2prod.recommend import Interactions, clean_log, compare, margin, paired_bootstrap, time_split
 
     spec = project.spec
@@ -112,7 +112,7 @@ def run_prove_recommend(
     popular = max(baselines, key=lambda s: s.metrics[primary])
     holdout = final.metrics
 
-    judged = []
+    results = []
     for crit in spec.criteria:
         values = final.per_user.get(crit.metric)
         interval = (
@@ -120,20 +120,8 @@ def run_prove_recommend(
             if values is not None
             else (float("nan"), float("nan"))
         )
-        value = holdout[crit.metric]
-        judged.append(
-            CriterionResult(
-                metric=crit.metric,
-                op=crit.op,
-                threshold=crit.threshold,
-                value=value,
-                passed=crit.passed(value),
-                margin=crit.margin(value),
-                cv_mean=best.metrics[crit.metric],
-                interval=interval,
-            )
-        )
-    verdict = "go" if all(j.passed for j in judged) else "no-go"
+        results.append(judged(crit, holdout[crit.metric], best.metrics[crit.metric], interval))
+    verdict = verdict_of(results)
     leaderboard = [_row(s, metrics) for s in ranked]
     vs_popular = (
         {"baseline": popular.name, **margin(final, popular, primary)}
@@ -171,7 +159,7 @@ def run_prove_recommend(
     emit("stage", {"name": "recording the run"})
     result = ProveResult(
         verdict=verdict,
-        criteria=judged,
+        criteria=results,
         best=best_doc,
         leaderboard=leaderboard,
         run_id="",
@@ -185,8 +173,6 @@ def run_prove_recommend(
         elapsed_seconds=time.monotonic() - started,
         notes=notes,
     )
-    # MLflow takes letters, digits, _ - . / and spaces in a metric's name: "recall@10" is "recall_at_10".
-    tracked = {f"holdout_{m.replace('@', '_at_')}": v for m, v in holdout.items() if np.isfinite(v)}
     record = RunRecord(
         gate="prove",
         tags={"poc2prod.verdict": verdict, "poc2prod.best_model": best.name},
@@ -200,15 +186,14 @@ def run_prove_recommend(
             "criteria": [str(x) for x in spec.criteria],
             "best_model": best.name,
         },
-        metrics={**tracked, "elapsed_seconds": result.elapsed_seconds},
+        metrics={
+            **{f"holdout_{m}": v for m, v in holdout.items()},
+            "elapsed_seconds": result.elapsed_seconds,
+        },
         documents={"leaderboard.json": leaderboard, "spec.json": spec.model_dump(mode="json")},
         model=model,
     )
-    result.run_id, result.model_sha256 = tracker.log(record)
-    result.elapsed_seconds = time.monotonic() - started
-    project.remember("prove", result.to_dict())
-    emit("done", {"result": result})
-    return result
+    return record_prove(result, record, tracker, project, started, emit)
 
 
 def _row(s, metrics: list[str]) -> dict[str, Any]:

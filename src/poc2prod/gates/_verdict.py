@@ -48,21 +48,27 @@ def judge(
     """Judge every criterion on the holdout; the verdict is go only when all of them pass."""
     out = []
     for c in criteria:
-        value = holdout[c.metric]
         # Fewer resamples on a large holdout: its interval is narrow and each resample is costly.
         n_boot = int(np.clip(4_000_000 // max(len(y), 1), 30, 200))
         interval = bootstrap_interval(task, c.metric, y, scores, threshold, n_boot=n_boot, seed=seed)
-        out.append(
-            CriterionResult(
-                metric=c.metric,
-                op=c.op,
-                threshold=c.threshold,
-                value=value,
-                passed=c.passed(value),
-                margin=c.margin(value),
-                cv_mean=cv_means.get(c.metric, float("nan")),
-                interval=interval,
-            )
-        )
-    verdict: Literal["go", "no-go"] = "go" if out and all(r.passed for r in out) else "no-go"
-    return verdict, out
+        out.append(judged(c, holdout[c.metric], cv_means.get(c.metric, float("nan")), interval))
+    return verdict_of(out), out
+
+
+def judged(c: Criterion, value: float, cv_mean: float, interval: tuple[float, float]) -> CriterionResult:
+    """Criterion ``c`` judged on its holdout ``value`` (with the model-selection figure beside it)."""
+    return CriterionResult(
+        metric=c.metric,
+        op=c.op,
+        threshold=c.threshold,
+        value=value,
+        passed=c.passed(value),
+        margin=c.margin(value),
+        cv_mean=cv_mean,
+        interval=interval,
+    )
+
+
+def verdict_of(results: list[CriterionResult]) -> Literal["go", "no-go"]:
+    """Go only when there are criteria and every one of them passes."""
+    return "go" if results and all(r.passed for r in results) else "no-go"

@@ -103,7 +103,11 @@ def _log(client, exp_id: str, record: RunRecord) -> tuple[str, str | None]:
             now = int(time.time() * 1000)
             client.log_batch(
                 run_id,
-                metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items() if math.isfinite(v)],
+                metrics=[
+                    Metric(_metric_name(k), float(v), now, 0)
+                    for k, v in record.metrics.items()
+                    if math.isfinite(v)
+                ],
                 params=[Param(k, _param(v)) for k, v in record.params.items()],
                 tags=[RunTag(k, str(v)) for k, v in tags.items()],
             )
@@ -172,3 +176,8 @@ def _mlflow():
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return mlflow
+
+
+def _metric_name(name: str) -> str:
+    """``name`` as MLflow takes it (letters, digits, _ - . / and spaces): "recall@10" is "recall_at_10"."""
+    return name.replace("@", "_at_")
