@@ -227,8 +227,7 @@ def _shifts(windows: list[Window], bundles: dict) -> tuple[list[str], list[dict[
     if not mixes or any(m is None for m in mixes):
         return [], []
     classes = list(next(iter(bundles.values())).reference["classes"])
-    counts = np.array([np.round(np.asarray(m["shares"], float) * m["labels"]) for m in mixes])
-    counts = np.nan_to_num(counts).astype(int)
+    counts = np.array([m["counts"] for m in mixes])
     if len(windows) <= _SHIFT_BASELINE:
         return classes, []
     shifts = mix_shifts(counts, classes, baseline=_SHIFT_BASELINE, alpha=_shift_alpha(len(classes)))

@@ -259,9 +259,9 @@ def mix_drift(
     """How far the class mix of ``current_labels`` has moved from the ``reference_shares``.
 
     ``reference_shares`` are in the order of ``classes`` (or a mapping class -> share). Returns
-    ``labels`` (how many), ``shares`` (now, in the order of ``classes``), ``psi`` (the size of the
-    move) and Pearson's ``chi_square`` with its ``p_value`` (the evidence that it moved at all: on
-    a large window even a negligible move is significant, so read both).
+    ``labels`` (how many), ``counts`` and ``shares`` (now, in the order of ``classes``), ``psi``
+    (the size of the move) and Pearson's ``chi_square`` with its ``p_value`` (the evidence that it
+    moved at all: on a large window even a negligible move is significant, so read both).
 
     >>> d = mix_drift([0.5, 0.5], ["a"] * 70 + ["b"] * 30, ["a", "b"])
     >>> round(d["psi"], 3), round(d["chi_square"], 1), d["p_value"] < 0.001
@@ -281,6 +281,7 @@ def mix_drift(
     )
     return {
         "labels": total,
+        "counts": counts.tolist(),
         "shares": shares.tolist(),
         "psi": psi(expected, shares) if total else float("nan"),
         "chi_square": stat,

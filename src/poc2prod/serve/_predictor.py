@@ -127,11 +127,7 @@ class Predictor:
         self.texts_of = _getter(self.texts) if self.texts else None
         self._reference = bundle.reference
         self._fast = LightGBMPath.compile(self.model, self.numeric, self.categorical)
-        self._text_fast = (
-            TextPath.compile(self.model, self.free_texts)
-            if self.free_texts and not (self.numeric or self.categorical or self.dates)
-            else None
-        )
+        self._text_fast = TextPath.compile(self.model, self.free_texts)
         self.answers: dict[str, str] = dict(s.get("answers") or {})
         questions = s.get("questions")
         self._questions = None

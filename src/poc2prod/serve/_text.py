@@ -45,13 +45,16 @@ class TextPath:
 
     @classmethod
     def compile(cls, model: object, texts: Sequence[str]) -> TextPath | None:
-        """The fast path for ``model`` when it is a text-only TF-IDF + tempered SVM pipeline whose
-        probabilities it reproduces, else None (the pipeline then scores as usual)."""
+        """The fast path for ``model`` when it is a TF-IDF + tempered SVM pipeline over the one text
+        column in ``texts`` and nothing else, whose probabilities it reproduces; else None (the
+        pipeline then scores as usual)."""
         import pandas as pd
 
         from poc2prod.learn._text import TemperedLinearSVC
 
         try:
+            if list(model.named_steps) != ["prep", "model"]:  # engineered features: not this shape
+                return None
             prep, svm = model.named_steps["prep"], model.named_steps["model"]
             parts = prep.transformers_
         except (AttributeError, KeyError):
