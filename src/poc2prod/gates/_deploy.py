@@ -201,11 +201,10 @@ def _intent_settings(project: Project, prep) -> dict[str, Any]:
     rows = np.arange(len(prep.X_train))
     if len(rows) > _QUESTIONS:
         rows = np.sort(np.random.default_rng(0).choice(rows, _QUESTIONS, replace=False))
-    text = prep.texts[0]
+    text = prep.texts[0]  # the service searches the first text column's values (Predictor.respond)
     return {
         "answers": answers,
         "questions": {
-            "column": text,
             "texts": prep.X_train[text].iloc[rows].fillna("").astype(str).tolist(),
             "intents": [str(classes[k]) for k in prep.y_train[rows]],
         },

@@ -263,14 +263,15 @@ def run_optimize(
         calibration_doc["reliability_cv"] = reliability(sel.y, scores_for_threshold)
 
     threshold, curve = spec.threshold, None
-    has_value = _priced(spec)
+    priced = _priced(spec)
+    has_value = bool(priced)
     if has_value:
         from poc2prod.value import best_threshold, routing_curve, value_curve
 
         pricing = routing_curve if spec.task == "text-intent" else value_curve
         curve = pricing(sel.y, scores_for_threshold, spec.value)
         threshold = best_threshold(curve)
-    elif spec.problem == "binary" or spec.task == "text-intent":
+    elif priced is False:
         notes.append(
             "the spec's value: section prices no outcome, so the threshold stays at threshold:; "
             "add money per outcome"
@@ -595,14 +596,15 @@ def _refit(recipe: Recipe, prep: Prepared, setup: RaceSetup, trials: list, deadl
     return recipe.build(ctx, seeds=seeds).fit(prep.X_train, prep.y_train), seeds
 
 
-def _priced(spec) -> bool:
-    """Whether the spec's value model prices the decisions this task makes."""
+def _priced(spec) -> bool | None:
+    """Whether the spec's value model prices the decisions this task makes (None: the task makes
+    no decision a threshold chooses, e.g. regression)."""
     vm = spec.value
     if spec.task == "text-intent":
         return vm.prices_routing
-    return spec.problem == "binary" and any(
-        (vm.true_positive, vm.false_positive, vm.false_negative, vm.true_negative)
-    )
+    if spec.problem != "binary":
+        return None
+    return any((vm.true_positive, vm.false_positive, vm.false_negative, vm.true_negative))
 
 
 def _value(spec, scored, thresholds, curve) -> dict[str, Any]:
