@@ -167,11 +167,11 @@ def _run_candidate(
             return
     # Boosters stop at their deadline, so only learners that cannot be interrupted are probed.
     if n_fold_train > _PROBE_ABOVE and not candidate.early_stopping:
-        per_fold = _probe(X, y, folds[0][0], setup, result.name, build, until)
+        fit_time = _probe(X, y, folds[0][0], setup, result.name, build, until)
         left = until - time.monotonic()
-        projected = per_fold(n_fold_train) * k * _SAFETY
+        projected = fit_time.seconds(n_fold_train) * k * _SAFETY
         if projected > left:
-            cap = _rows_within(per_fold, left / (k * _SAFETY), n_fold_train)
+            cap = min(n_fold_train, fit_time.rows(left / (k * _SAFETY)))
             if cap >= 0.9 * n_fold_train:  # within the projection's own error: not worth a sample
                 cap = None
             if cap is not None and cap < _MIN_ROWS:
@@ -235,7 +235,9 @@ def _run_candidate(
     result.note = "; ".join(dict.fromkeys(notes)) or None
 
 
-def _probe(X, y, rows: np.ndarray, setup: RaceSetup, name: str, build: Callable[[], Any], until: float):
+def _probe(
+    X, y, rows: np.ndarray, setup: RaceSetup, name: str, build: Callable[[], Any], until: float
+) -> _FitTime:
     """Seconds one fit takes on n rows, as a function of n, from timed fits on two row samples.
 
     The first probe of a learner in a process starts with an untimed fit on a few rows, which pays
@@ -259,16 +261,25 @@ def _probe(X, y, rows: np.ndarray, setup: RaceSetup, name: str, build: Callable[
             times.append(time.monotonic() - t0)
     small, large = times[-2], times[-1]
     exponent = float(np.clip(np.log(max(large, 1e-6) / max(small, 1e-6)) / np.log(4.0), 1.0, 2.0))
-    return lambda n: large * (n / _PROBE_ROWS) ** exponent
+    return _FitTime(max(large, 1e-6), exponent)
 
 
-def _rows_within(per_fold: Callable[[float], float], seconds: float, n: int) -> int:
-    """The most rows (at most ``n``) whose fit ``per_fold`` projects within ``seconds``."""
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if per_fold(mid) <= seconds else (lo, mid - 1)
-    return lo
+@dataclass(frozen=True)
+class _FitTime:
+    """A fit's projected seconds on n rows: ``at_probe`` seconds on the probe's rows, growing as
+    the rows to the power ``exponent``."""
+
+    at_probe: float
+    exponent: float
+
+    def seconds(self, n: float) -> float:
+        return self.at_probe * (n / _PROBE_ROWS) ** self.exponent
+
+    def rows(self, seconds: float) -> int:
+        """The most rows a fit projects to take at most ``seconds`` on (0 when none fit)."""
+        if seconds <= 0:
+            return 0
+        return int(_PROBE_ROWS * (seconds / self.at_probe) ** (1 / self.exponent))
 
 
 def ensemble(
