@@ -99,3 +99,19 @@ def test_embedding_candidate_learns_intents(banking):
     fresh = pd.DataFrame({"text": [f"never seen query number {i}" for i in range(600)]})
     why = get_candidate("embedding_logistic").warm(fresh, ctx, 0.001)
     assert why and "its share of the budget" in why
+
+
+def test_a_full_embedding_cache_is_emptied_without_losing_the_texts_in_hand(monkeypatch):
+    """When new texts overflow the cache it is emptied; texts of the same call that were cached
+    before must still come back (they once raised KeyError)."""
+    from poc2prod.learn import _text
+
+    if not _text.embeddings_available():
+        pytest.skip("the embeddings extra is not installed")
+    monkeypatch.setattr(_text, "_CACHE_LIMIT", 2)
+    monkeypatch.setattr(_text, "_VECTORS", {})
+    encoder = _text.SentenceEncoder()
+    first = encoder.transform(np.asarray(["my card is lost", "top up failed"], object))
+    both = encoder.transform(np.asarray(["my card is lost", "where is my refund"], object))
+    assert np.array_equal(both[0], first[0]) and both.shape == (2, 384)
+    assert set(_text._VECTORS) == {"where is my refund"}  # emptied, then only the new text kept

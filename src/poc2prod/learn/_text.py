@@ -124,19 +124,22 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         texts = as_text(X)
-        todo = list(dict.fromkeys(t for t in texts if t not in _VECTORS))
+        if not len(texts):
+            return np.zeros((0, 384), np.float32)
+        # This call's vectors are gathered first, so emptying a full cache below loses none of them.
+        found = {t: _VECTORS[t] for t in dict.fromkeys(texts) if t in _VECTORS}
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
         if todo:
             vectors = _encoder(self.model).encode(
                 todo, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
             )
-            if len(_VECTORS) + len(todo) > _CACHE_LIMIT:
+            new = dict(zip(todo, vectors.astype(np.float32), strict=True))
+            found.update(new)
+            if len(_VECTORS) + len(new) > _CACHE_LIMIT:
                 _VECTORS.clear()
-            if len(todo) <= _CACHE_LIMIT:
-                _VECTORS.update(zip(todo, vectors.astype(np.float32), strict=True))
-            else:  # more new texts than the cache holds: encode them, keep none
-                found = dict(zip(todo, vectors, strict=True))
-                return np.stack([_VECTORS.get(t, found.get(t)) for t in texts])
-        return np.stack([_VECTORS[t] for t in texts]) if len(texts) else np.zeros((0, 384), np.float32)
+            if len(new) <= _CACHE_LIMIT:  # more new texts than the cache holds: keep none
+                _VECTORS.update(new)
+        return np.stack([found[t] for t in texts])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray([f"embedding_{i}" for i in range(384)], dtype=object)
@@ -176,9 +179,7 @@ class TemperedLinearSVC(ClassifierMixin, BaseEstimator):
         return self._decision(self.svm_, X)
 
     def predict_proba(self, X) -> np.ndarray:
-        from scipy.special import softmax
-
-        return softmax(self.decision_function(X) / self.temperature_, axis=1)
+        return tempered_softmax(self.decision_function(X), self.temperature_)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(axis=1)]
@@ -189,9 +190,23 @@ class TemperedLinearSVC(ClassifierMixin, BaseEstimator):
         return LinearSVC(C=self.C, random_state=self.random_state)
 
     def _decision(self, svm, X) -> np.ndarray:
-        d = svm.decision_function(X)
-        # Two classes give one column (the second class's margin); make it a column per class.
-        return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
+        return class_margins(svm.decision_function(X))
+
+
+def class_margins(d: np.ndarray) -> np.ndarray:
+    """A linear SVM's decision values as a column per class: two classes give one column (the
+    second class's margin), split evenly between them."""
+    d = np.asarray(d, dtype=np.float64)
+    if d.ndim == 2 and d.shape[1] == 1:
+        d = d[:, 0]
+    return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
+
+
+def tempered_softmax(margins: np.ndarray, temperature: float) -> np.ndarray:
+    """Class probabilities from per-class margins: softmax(margins / temperature), row by row."""
+    from scipy.special import softmax
+
+    return softmax(margins / temperature, axis=1)
 
 
 def _fit_temperature(decision: np.ndarray, codes: np.ndarray) -> float:
