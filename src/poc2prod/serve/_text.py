@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from poc2prod.learn._text import TemperedLinearSVC, class_margins, tempered_softmax
+
 _PROBES = [
     "",
     "my card has not arrived yet",
@@ -50,8 +52,6 @@ class TextPath:
         pipeline then scores as usual)."""
         import pandas as pd
 
-        from poc2prod.learn._text import TemperedLinearSVC
-
         try:
             if list(model.named_steps) != ["prep", "model"]:  # engineered features: not this shape
                 return None
@@ -81,12 +81,7 @@ class TextPath:
         margins = np.empty((len(texts), len(self._coef)), dtype=np.float64)
         for i, text in enumerate(texts):
             margins[i] = self._margin("" if text is None else text)
-        if margins.shape[1] == 1:  # two classes: one margin, of the second class
-            margins = np.column_stack([-margins[:, 0] / 2, margins[:, 0] / 2])
-        z = margins / self._temperature
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return tempered_softmax(class_margins(margins), self._temperature)
 
     def _margin(self, text: str) -> np.ndarray:
         index: list[int] = []
