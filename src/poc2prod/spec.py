@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
@@ -19,6 +19,9 @@ from pydantic import model_validator as _model_validator
 
 from poc2prod.errors import SpecError
 from poc2prod.metrics import METRICS, default_metrics
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Budget", "Columns", "Criterion", "DataSource", "Recommend", "Spec", "Split", "ValueModel"]
 
@@ -147,7 +150,9 @@ class ValueModel(_Model):
 
     A binary task prices the four outcomes of a yes / no decision; a ``text-intent`` task prices
     what happens to a query: answered automatically and right, answered automatically and wrong,
-    or routed to a person because the model was not confident enough.
+    or routed to a person because the model was not confident enough. A ``recommend`` task prices
+    an accepted recommendation (one the user buys): ``accepted`` money each, plus ``margin`` (a
+    share, e.g. 0.3) of the item's price when the spec names a price column.
     """
 
     currency: str = "EUR"
@@ -158,12 +163,23 @@ class ValueModel(_Model):
     automated_correct: float = 0.0
     automated_wrong: float = 0.0
     routed: float = 0.0
+    accepted: float = 0.0
+    margin: float = Field(0.0, ge=0.0, le=1.0)
     decisions_per_month: int | None = Field(None, ge=0)
 
     @property
     def prices_routing(self) -> bool:
         """Whether the intent outcomes carry money (else the routing threshold has nothing to weigh)."""
         return any((self.automated_correct, self.automated_wrong, self.routed))
+
+    def per_accepted(self, prices: np.ndarray | None, n_items: int) -> np.ndarray | None:
+        """What an accepted recommendation of each item earns (None when nothing is priced)."""
+        import numpy as np
+
+        if not self.accepted and not (self.margin and prices is not None):
+            return None
+        earned = np.full(n_items, float(self.accepted))
+        return earned + self.margin * prices if prices is not None else earned
 
 
 class Recommend(_Model):
@@ -281,6 +297,11 @@ class Spec(_Model):
                 raise ValueError(
                     f"metric {c.metric!r} does not rank recommendations; use e.g. recall@10 or ndcg@10"
                 )
+        if self.value.margin and not self.recommend.price:
+            raise ValueError(
+                "value.margin is a share of each item's price, but recommend.price names no price "
+                "column; name it, or price an accepted recommendation with value.accepted"
+            )
         return self
 
     @property

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from poc2prod import data as d
-from poc2prod.errors import BudgetError, DataError, ProjectError
+from poc2prod.errors import BudgetError, ProjectError
+from poc2prod.gates._prepare_recommend import prepare_log
 from poc2prod.gates._verdict import judged, verdict_of
 from poc2prod.store import RunRecord, Tracker
 
@@ -43,7 +44,7 @@ def run_prove_recommend(
 ) -> ProveResult:
     """Race the recommenders on the past, judge the best on the future; see :meth:`Project.prove`."""
     from poc2prod.gates._prove import ProveResult, record_prove
-    from poc2prod.recommend import Interactions, clean_log, compare, margin, paired_bootstrap, time_split
+    from poc2prod.recommend import compare, margin, paired_bootstrap
 
     spec = project.spec
     names = [n for n in _CANDIDATES if not models or n in models]
@@ -58,30 +59,11 @@ def run_prove_recommend(
     started = time.monotonic()
     tracker = Tracker(project.tracking_uri, spec.name, project.artifact_root)
     emit("stage", {"name": "loading data"})
-    frame = d.load(spec.data, project.root)
-    c, r = spec.columns, spec.recommend
-    named = [x for x in (c.user, c.item, c.time, c.weight, r.invoice, r.price) if x]
-    absent = [x for x in named if x not in frame.columns]
-    if absent:
-        raise DataError(
-            f"column {absent[0]!r} named in poc2prod.yaml is not in the data; the data has "
-            f"{', '.join(map(repr, list(frame.columns)[:8]))}. Fix the name in the spec."
-        )
-    cleaned, notes = clean_log(
-        frame,
-        user=c.user,
-        item=c.item,
-        time=c.time,
-        weight=c.weight,
-        invoice=r.invoice,
-        price=r.price,
-        non_products=tuple(r.non_products),
+    prep = prepare_log(project)
+    frame, cleaned, log, future, past, notes = (
+        prep.frame, prep.cleaned, prep.log, prep.future, prep.past, prep.notes
     )
-    log = Interactions.from_frame(cleaned)
-    future = time_split(log, holdout=spec.split.holdout)
-    past = time_split(future.train, holdout=spec.split.holdout)
-    notes += [f"holdout: {n}" for n in future.notes] + [f"model selection: {n}" for n in past.notes]
-    k = r.k
+    k = spec.recommend.k
     metrics = spec.report_metrics()
     per_user = [m for m in metrics if m.split("@")[0] in _PER_USER]
 

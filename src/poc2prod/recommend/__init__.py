@@ -1,12 +1,13 @@
 """Recommendation (``task: recommend``): a user × item interaction log, split in time, the
 candidate recommenders, and the ranking metrics their top-k recommendations are judged by."""
 
-from poc2prod.recommend._compare import Scored, compare, entry_times, margin
+from poc2prod.recommend._compare import Judge, Scored, compare, entry_times, margin
 from poc2prod.recommend._interactions import (
     RETAIL_NON_PRODUCTS,
     Interactions,
     Split,
     clean_log,
+    item_prices,
     test_truth,
     time_split,
 )
@@ -16,6 +17,7 @@ from poc2prod.recommend._metrics import (
     coverage,
     evaluated_users,
     hit_rate_at_k,
+    hit_value,
     map_at_k,
     ndcg_at_k,
     novelty,
@@ -25,13 +27,15 @@ from poc2prod.recommend._metrics import (
     precision_at_k,
     recall_at_k,
 )
-from poc2prod.recommend._models import ALS, ItemKNN, MostPopular
+from poc2prod.recommend._models import ALS, Blend, ItemKNN, MostPopular
 
 __all__ = [
     "ALS",
+    "Blend",
     "METRICS",
     "RETAIL_NON_PRODUCTS",
     "Interactions",
+    "Judge",
     "ItemKNN",
     "MostPopular",
     "Scored",
@@ -43,6 +47,8 @@ __all__ = [
     "entry_times",
     "evaluated_users",
     "hit_rate_at_k",
+    "hit_value",
+    "item_prices",
     "map_at_k",
     "margin",
     "ndcg_at_k",

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from poc2prod.recommend._interactions import Interactions, Split, test_truth
-from poc2prod.recommend._metrics import compute, evaluated_users, paired_bootstrap, per_user
+from poc2prod.recommend._metrics import compute, evaluated_users, hit_value, paired_bootstrap, per_user
 
 
 @dataclass
@@ -48,6 +48,54 @@ def entry_times(log: Interactions) -> np.ndarray:
     return pd.to_datetime(latest).to_numpy().astype("datetime64[s]").astype(np.int64) / 86400.0
 
 
+class Judge:
+    """Scores recommenders on one split: fitted on ``split.train``, their top ``k`` (items the user
+    already had excluded) checked against what each user bought new after the cut.
+
+    The training matrix, entry times and truth are built once, so a tuning study pays for them once
+    and not per trial. With ``item_values`` (money per accepted recommendation of each item),
+    ``per_user["value"]`` holds what each user's list would have earned (:func:`hit_value`).
+    """
+
+    def __init__(
+        self,
+        split: Split,
+        *,
+        k: int = 10,
+        metrics: Sequence[str] = ("recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "novelty@10"),
+        paired: Sequence[str] = ("recall@10", "ndcg@10"),
+        item_values: np.ndarray | None = None,
+    ):
+        self.k, self.metrics, self.paired, self.item_values = k, list(metrics), list(paired), item_values
+        self.X = split.train.matrix()
+        self.times = entry_times(split.train)
+        self.truth = test_truth(split.test, seen=split.train)
+        self.users = evaluated_users(self.truth)
+        self.popularity = split.train.popularity()
+        self.n_items = split.train.n_items
+
+    def score(self, name: str, model: Any, *, fitted: bool = False) -> Scored:
+        """Fit ``model`` (unless ``fitted``) and score its recommendations."""
+        t0 = time.perf_counter()
+        if not fitted:
+            model.fit(self.X, item_times=self.times)
+        fit_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        recs = dict(zip(self.users.tolist(), model.recommend(self.users, self.k), strict=True))
+        recommend_seconds = time.perf_counter() - t0
+        truth = self.truth
+        values = {m: per_user(m, recs, truth) for m in self.paired}
+        if self.item_values is not None:
+            values["value"] = hit_value(recs, truth, self.k, self.item_values)
+        return Scored(
+            name=name,
+            metrics=compute(self.metrics, recs, truth, popularity=self.popularity, n_items=self.n_items),
+            fit_seconds=fit_seconds,
+            recommend_seconds=recommend_seconds,
+            per_user=values,
+        )
+
+
 def compare(
     models: Mapping[str, Any],
     split: Split,
@@ -55,32 +103,12 @@ def compare(
     k: int = 10,
     metrics: Sequence[str] = ("recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "novelty@10"),
     paired: Sequence[str] = ("recall@10", "ndcg@10"),
+    item_values: np.ndarray | None = None,
 ) -> list[Scored]:
-    """Fit each of ``models`` (name -> unfitted recommender) on ``split.train`` and score its top
-    ``k`` (items the user already had excluded) against what each user bought new after the cut."""
-    X = split.train.matrix()
-    times = entry_times(split.train)
-    truth = test_truth(split.test, seen=split.train)
-    users = evaluated_users(truth)
-    popularity = split.train.popularity()
-    out = []
-    for name, model in models.items():
-        t0 = time.perf_counter()
-        model.fit(X, item_times=times)
-        fitted = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        recs = dict(zip(users.tolist(), model.recommend(users, k), strict=True))
-        recommended = time.perf_counter() - t0
-        out.append(
-            Scored(
-                name=name,
-                metrics=compute(metrics, recs, truth, popularity=popularity, n_items=split.train.n_items),
-                fit_seconds=fitted,
-                recommend_seconds=recommended,
-                per_user={m: per_user(m, recs, truth) for m in paired},
-            )
-        )
-    return out
+    """Fit each of ``models`` (name -> unfitted recommender) on ``split.train`` and score it (a
+    :class:`Judge` used once)."""
+    judge = Judge(split, k=k, metrics=metrics, paired=paired, item_values=item_values)
+    return [judge.score(name, model) for name, model in models.items()]
 
 
 def margin(better: Scored, baseline: Scored, metric: str, seed: int = 0) -> dict[str, float]:

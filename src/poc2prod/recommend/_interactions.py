@@ -219,7 +219,7 @@ def clean_log(
     what was left.
 
     Returns a frame with columns ``user``, ``item``, ``time``, ``weight`` (1 per row without a
-    ``weight`` column) and, with ``description``, ``description``, for
+    ``weight`` column) and, with ``description`` or ``price``, those columns, for
     :meth:`Interactions.from_frame`, keeping the raw rows' index so each row can be traced back;
     and the notes, one sentence per rule that dropped rows.
 
@@ -272,7 +272,9 @@ def clean_log(
     if pd.api.types.is_float_dtype(f["user"]) and (f["user"] % 1 == 0).all():
         # Ids read as floats only because missing values forced a float column: 12346, not 12346.0.
         f = f.assign(user=f["user"].astype(np.int64))
-    return f.drop(columns=[c for c in ("invoice", "price") if c in f.columns]), notes
+    if price is not None:
+        f = f.assign(price=pd.to_numeric(f["price"], errors="coerce"))
+    return f.drop(columns=[c for c in ("invoice",) if c in f.columns]), notes
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,6 +364,19 @@ def time_split(
             "item(s) new after the cut (no model can recommend them)"
         )
     return Split(train, test, cold, cut, notes)
+
+
+def item_prices(frame: pd.DataFrame, items: np.ndarray) -> np.ndarray:
+    """Each item's median ``price`` in a cleaned log (aligned with ``items``, an index map); an
+    item without a price gets the median over all items, so no item is worth nothing by omission.
+
+    >>> f = pd.DataFrame({"item": ["a", "a", "a", "b"], "price": [1.0, 2.0, 9.0, 4.0]})
+    >>> item_prices(f, np.array(["a", "b", "c"])).tolist()
+    [2.0, 4.0, 3.0]
+    """
+    by_item = frame.groupby("item")["price"].median()
+    prices = by_item.reindex(items).to_numpy(dtype=np.float64)
+    return np.where(np.isnan(prices), float(np.nanmedian(prices)) if np.isfinite(prices).any() else 0.0, prices)
 
 
 def _cut(time: np.ndarray, holdout: float | str | pd.Timestamp) -> pd.Timestamp:

@@ -154,6 +154,18 @@ def per_user(
     raise ValueError(f"{name} is catalogue-wide and has no value per user")
 
 
+def hit_value(recs: Recommendations, truth: Truth, k: int, item_values: np.ndarray) -> np.ndarray:
+    """For each of :func:`evaluated_users`, the summed value of the relevant items in her top ``k``:
+    what her list would have earned had each of those purchases come from it.
+
+    >>> hit_value([[1, 0], [2, 0]], {0: {0, 1}, 1: {5}}, 2, np.array([1.5, 2.0, 3.0, 0, 0, 0])).tolist()
+    [3.5, 0.0]
+    """
+    top, hit, _ = _hits(recs, truth, k)
+    values = np.asarray(item_values, dtype=np.float64)
+    return np.where(hit, values[np.where(top >= 0, top, 0)], 0.0).sum(axis=1)
+
+
 def _self_information(popularity: np.ndarray) -> np.ndarray:
     """-log2 of each item's popularity share; an item nobody had is counted as had once, the
     rarest it could be, rather than as infinitely surprising."""

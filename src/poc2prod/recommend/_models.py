@@ -8,6 +8,7 @@
   item keeping its ``neighbours`` most similar items (a sparse matrix), a user's score for an item the
   sum of its similarities to her items. Fast, explainable, strong on baskets.
 * ``ALS``: matrix factorisation for implicit feedback (Hu, Koren and Volinsky 2008), solved exactly.
+* ``Blend``: a weighted sum of other models' scores, each scaled per user to its best item.
 
 They share one ``recommend``: the model's scores, the user's seen items set to -inf, an argpartition
 for the top k. Every model takes a ``scipy.sparse`` CSR matrix (users × items, weights > 0 where a
@@ -251,6 +252,44 @@ class ALS(_Recommender):
     def scores(self, user_rows) -> np.ndarray:
         """Users × items: the dot products of their factors."""
         return self.user_factors_[np.asarray(user_rows, dtype=np.int64).ravel()] @ self.item_factors_.T
+
+
+class Blend(_Recommender):
+    """A weighted sum of several recommenders' scores.
+
+    Each member's scores are divided, per user, by that user's largest score from the member (a
+    similarity sum and a factor dot product live on different scales, and differ from user to user),
+    so ``weights`` say how much each member's ranking counts, not how large its numbers are.
+
+    >>> import scipy.sparse as sp
+    >>> X = sp.csr_matrix([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 1, 1], [0, 1, 1, 1]])
+    >>> m = Blend([ItemKNN(shrink=0.0), MostPopular()], [0.7, 0.3]).fit(X)
+    >>> m.recommend([0], k=2).tolist()
+    [[2, 3]]
+    """
+
+    def __init__(self, members: list, weights: list[float]):
+        self.members = members
+        self.weights = weights
+
+    def fit(self, X, item_times=None) -> Blend:
+        """Fit every member on the same interactions."""
+        if len(self.members) != len(self.weights) or not self.members:
+            raise ValueError("a Blend needs one weight per member, and at least one member")
+        self._remember(X)
+        for m in self.members:
+            m.fit(X, item_times=item_times)
+        return self
+
+    def scores(self, user_rows) -> np.ndarray:
+        """Users × items: the weighted sum of the members' per-user scaled scores."""
+        total = None
+        for member, w in zip(self.members, self.weights, strict=True):
+            s = np.array(member.scores(user_rows), dtype=np.float64)
+            top = np.abs(s).max(axis=1, keepdims=True)
+            s = float(w) * s / np.where(top > 0, top, 1.0)
+            total = s if total is None else total + s
+        return total
 
 
 def _solve_rows(extra: sp.csr_matrix, other: np.ndarray, regularization: float) -> np.ndarray:
