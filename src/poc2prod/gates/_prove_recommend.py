@@ -61,7 +61,12 @@ def run_prove_recommend(
     emit("stage", {"name": "loading data"})
     prep = prepare_log(project)
     frame, cleaned, log, future, past, notes = (
-        prep.frame, prep.cleaned, prep.log, prep.future, prep.past, prep.notes
+        prep.frame,
+        prep.cleaned,
+        prep.log,
+        prep.future,
+        prep.past,
+        prep.notes,
     )
     k = spec.recommend.k
     metrics = spec.report_metrics()

@@ -31,12 +31,12 @@ from poc2prod.recommend._models import ALS, Blend, ItemKNN, MostPopular
 
 __all__ = [
     "ALS",
-    "Blend",
     "METRICS",
     "RETAIL_NON_PRODUCTS",
+    "Blend",
     "Interactions",
-    "Judge",
     "ItemKNN",
+    "Judge",
     "MostPopular",
     "Scored",
     "Split",

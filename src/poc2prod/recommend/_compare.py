@@ -19,6 +19,8 @@ import pandas as pd
 from poc2prod.recommend._interactions import Interactions, Split, test_truth
 from poc2prod.recommend._metrics import compute, evaluated_users, hit_value, paired_bootstrap, per_user
 
+_METRICS = ("recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "novelty@10")
+
 
 @dataclass
 class Scored:
@@ -62,7 +64,7 @@ class Judge:
         split: Split,
         *,
         k: int = 10,
-        metrics: Sequence[str] = ("recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "novelty@10"),
+        metrics: Sequence[str] = _METRICS,
         paired: Sequence[str] = ("recall@10", "ndcg@10"),
         item_values: np.ndarray | None = None,
     ):
@@ -101,7 +103,7 @@ def compare(
     split: Split,
     *,
     k: int = 10,
-    metrics: Sequence[str] = ("recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "novelty@10"),
+    metrics: Sequence[str] = _METRICS,
     paired: Sequence[str] = ("recall@10", "ndcg@10"),
     item_values: np.ndarray | None = None,
 ) -> list[Scored]:

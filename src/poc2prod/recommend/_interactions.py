@@ -376,7 +376,8 @@ def item_prices(frame: pd.DataFrame, items: np.ndarray) -> np.ndarray:
     """
     by_item = frame.groupby("item")["price"].median()
     prices = by_item.reindex(items).to_numpy(dtype=np.float64)
-    return np.where(np.isnan(prices), float(np.nanmedian(prices)) if np.isfinite(prices).any() else 0.0, prices)
+    usual = float(np.nanmedian(prices)) if np.isfinite(prices).any() else 0.0
+    return np.where(np.isnan(prices), usual, prices)
 
 
 def _cut(time: np.ndarray, holdout: float | str | pd.Timestamp) -> pd.Timestamp:
