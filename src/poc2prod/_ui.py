@@ -163,6 +163,9 @@ def _money(v: float | None, currency: str) -> str:
 def show_optimize(result: OptimizeResult, project: Project, console: Console | None = None) -> None:
     """Print what was tried, the before/after table with its noise, and the money."""
     out = console or Console()
+    if result.task == "recommend":
+        _show_optimize_recommend(result, project, out)
+        return
     for note in result.notes:
         out.print(f"[cyan]note:[/] {note}", highlight=False)
     st = result.study
@@ -246,6 +249,78 @@ def show_optimize(result: OptimizeResult, project: Project, console: Console | N
                 + f"; below {result.threshold:.3f} confidence a query goes to a person",
                 highlight=False,
             )
+    out.print(f"({result.elapsed_seconds:.1f}s of a {result.budget_seconds:.0f}s budget)")
+    out.print(
+        f"[dim]run {result.run_id} — browse with: mlflow ui --backend-store-uri {project.tracking_uri}[/]",
+        highlight=False,
+    )
+
+
+def _show_optimize_recommend(result, project: Project, out: Console) -> None:
+    """The recommendation study, each family's best and the blend, before / after on the future
+    against prove's model and most-popular, and what the lists would have earned."""
+    for note in result.notes:
+        out.print(f"[cyan]note:[/] {note}", highlight=False)
+    st, primary = result.study, result.primary_metric
+    out.print(
+        f"\n[bold]{project.spec.name}[/]: {st['finished']} trials in study {st['name']} "
+        f"({st['this_run']} in this run; by model: "
+        + ", ".join(f"{k} {v}" for k, v in st["by_model"].items())
+        + ")",
+        highlight=False,
+    )
+    for c in result.candidates:
+        style = "bold" if c["model"] == result.optimized["model"] else "dim"
+        out.print(
+            f"  [{style}]{c['model']:<34} {primary} {_fmt(c['selection'][primary])} on the selection cut[/]"
+        )
+    metrics = list(result.optimized["holdout"])[:6]
+    table = Table(title="on the future (scored once)", title_justify="left")
+    table.add_column("model")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for label, doc in (
+        (f"most-popular: {result.popular['model']}", result.popular),
+        (f"prove: {result.baseline['model']}", result.baseline),
+        (f"optimized: {result.optimized['model']}", result.optimized),
+    ):
+        table.add_row(label, *(_fmt(doc["holdout"].get(m)) for m in metrics))
+    out.print(table)
+    for what, g in (
+        ("prove's model", result.gain),
+        (result.versus_popular["baseline"], result.versus_popular),
+    ):
+        noise = (
+            "[green]beyond the noise[/]"
+            if g["clear"]
+            else ("[yellow]within the noise[/]" if g["high"] >= 0 else "[red]worse[/]")
+        )
+        out.print(
+            f"{primary} over {what}: [bold]{g['difference']:+.4f}[/] "
+            f"(90% paired bootstrap {g['low']:+.4f} to {g['high']:+.4f}): {noise}",
+            highlight=False,
+        )
+    v = result.value
+    if v:
+        cur = v["currency"]
+        money = Table(title="what the lists would have earned on the future", title_justify="left")
+        for col in ("list", "per 1,000 lists", "per month"):
+            money.add_column(col, justify="left" if col == "list" else "right")
+        for label, key in (
+            ("most-popular", "most_popular"),
+            ("prove's model", "prove_model"),
+            ("optimized", "optimized"),
+        ):
+            money.add_row(label, _money(v[key]["per_1000_lists"], cur), _money(v[key]["per_month"], cur))
+        out.print(money)
+        inc = v["incremental_vs_most_popular"]
+        out.print(
+            f"over most-popular: [bold]{_money(inc['per_month'], cur)}[/] a month "
+            f"(90% interval {_money(inc['per_month_low'], cur)} to {_money(inc['per_month_high'], cur)}; "
+            f"{v['lists_per_month']:,.0f} lists a month: {v['lists_per_month_source']})",
+            highlight=False,
+        )
+        out.print(f"[dim]{v['caveat']}[/]", highlight=False)
     out.print(f"({result.elapsed_seconds:.1f}s of a {result.budget_seconds:.0f}s budget)")
     out.print(
         f"[dim]run {result.run_id} — browse with: mlflow ui --backend-store-uri {project.tracking_uri}[/]",

@@ -125,7 +125,6 @@ class Project:
         lives in ``tracking.studies`` (default ``.poc2prod/studies.db``), so an interrupted run
         resumes where it stopped. Returns a :class:`~poc2prod.gates.OptimizeResult`.
         """
-        self._proved_only("optimize")
         from poc2prod.gates import run_optimize
 
         return run_optimize(self, budget=budget, workers=workers, trials=trials, on_event=on_event)

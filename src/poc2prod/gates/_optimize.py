@@ -131,6 +131,14 @@ def run_optimize(
     budget = float(budget or spec.budget.optimize)
     if workers < 1:
         raise ProjectError("--workers must be at least 1.")
+    if spec.task == "recommend":
+        from poc2prod.gates._optimize_recommend import run_optimize_recommend
+
+        if workers > 1:
+            raise ProjectError(
+                "--workers applies to tabular and text tuning; a recommendation study runs in one process."
+            )
+        return run_optimize_recommend(project, budget=budget, trials=trials, emit=emit)
     proved = project.last("prove")
     if proved is None:
         raise ProjectError(

@@ -23,20 +23,11 @@ if TYPE_CHECKING:
     from poc2prod.learn._race import Event
     from poc2prod.project import Project
 
+from poc2prod.recommend._recipe import MODELS
+
 # Cheapest first, so a tight budget still yields the baseline and the fast personal model.
-_CANDIDATES = ("most_popular", "most_popular_30d", "item_knn", "als")
+_CANDIDATES = tuple(MODELS)
 _PER_USER = ("recall", "precision", "ndcg", "map", "hit_rate")
-
-
-def _make(name: str):
-    from poc2prod.recommend import ALS, ItemKNN, MostPopular
-
-    return {
-        "most_popular": lambda: MostPopular(),
-        "most_popular_30d": lambda: MostPopular(window_days=30),
-        "item_knn": lambda: ItemKNN(),
-        "als": lambda: ALS(),
-    }[name]()
 
 
 def run_prove_recommend(
@@ -45,6 +36,7 @@ def run_prove_recommend(
     """Race the recommenders on the past, judge the best on the future; see :meth:`Project.prove`."""
     from poc2prod.gates._prove import ProveResult, record_prove
     from poc2prod.recommend import compare, margin, paired_bootstrap
+    from poc2prod.recommend._recipe import build
 
     spec = project.spec
     names = [n for n in _CANDIDATES if not models or n in models]
@@ -78,19 +70,20 @@ def run_prove_recommend(
         if time.monotonic() - started > 0.6 * budget:
             notes.append(f"{name}: the time budget was spent before it could start")
             continue
-        scored += compare({name: _make(name)}, past, k=k, metrics=metrics, paired=per_user)
+        scored += compare({name: build({"model": name})}, past, k=k, metrics=metrics, paired=per_user)
     if not scored:
         raise BudgetError(f"no candidate was scored within the {budget:g}s budget; raise --budget.")
     primary = spec.primary
     ranked = sorted(scored, key=lambda s: -s.metrics[primary])
     best = ranked[0]
+    best_recipe = {"model": best.name, "params": {}}
 
     emit("stage", {"name": "refitting the best on all the past"})
-    model = _make(best.name)
+    model = build(best_recipe)
     final, *_ = compare({best.name: model}, future, k=k, metrics=metrics, paired=per_user)
     # The baseline to beat: the better most-popular list (all time, or the last 30 days) on the future.
     baselines = compare(
-        {n: _make(n) for n in ("most_popular", "most_popular_30d")},
+        {n: build({"model": n}) for n in ("most_popular", "most_popular_30d")},
         future,
         k=k,
         metrics=metrics,
@@ -117,6 +110,7 @@ def run_prove_recommend(
     )
     best_doc = {
         "model": best.name,
+        "recipe": best_recipe,
         "cv": leaderboard[0]["cv"],
         "holdout": holdout,
         "note": None,

@@ -53,8 +53,9 @@ class StudyPlan:
         return cls(tuple(attrs["families"]), FeaturePlan.from_dict(attrs.get("features")))
 
 
-def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: int):
-    """Create or load the study ``name`` in ``storage_url`` (an SQLAlchemy URL)."""
+def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: int, heartbeat: bool = True):
+    """Create or load the study ``name`` in ``storage_url`` (an SQLAlchemy URL). ``heartbeat=False``
+    for a study run by ask and tell in one process, where Optuna's heartbeat does not apply."""
     import warnings
 
     import optuna
@@ -66,9 +67,8 @@ def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: in
     if storage_url.startswith("sqlite"):
         # Several workers write to one SQLite file: wait for a lock rather than fail at once.
         engine = {"connect_args": {"timeout": 60}}
-    storage = optuna.storages.RDBStorage(
-        storage_url, engine_kwargs=engine, heartbeat_interval=_HEARTBEAT, grace_period=_GRACE
-    )
+    beat = {"heartbeat_interval": _HEARTBEAT, "grace_period": _GRACE} if heartbeat else {}
+    storage = optuna.storages.RDBStorage(storage_url, engine_kwargs=engine, **beat)
     return optuna.create_study(
         study_name=name,
         storage=storage,

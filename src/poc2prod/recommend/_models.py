@@ -281,6 +281,11 @@ class Blend(_Recommender):
             m.fit(X, item_times=item_times)
         return self
 
+    def fitted_on(self, X) -> Blend:
+        """This blend of members already fitted on ``X`` (a new weighting costs no refit)."""
+        self._remember(X)
+        return self
+
     def scores(self, user_rows) -> np.ndarray:
         """Users × items: the weighted sum of the members' per-user scaled scores."""
         total = None
