@@ -132,7 +132,6 @@ class Project:
     def deploy(self, version: int | None = None) -> DeployResult:
         """Register the latest optimized (else proven) model as the new ``champion`` version, or,
         with ``version``, move ``champion`` to that version (a rollback)."""
-        self._proved_only("deploy")
         from poc2prod.gates import run_deploy
 
         return run_deploy(self, version=version)
@@ -178,11 +177,17 @@ class Project:
 
     def predictor(self, version: int | None = None, alias: str = "champion") -> Predictor:
         """The champion (or ``version``, or the version with ``alias``, such as ``challenger``)
-        loaded from the registry, ready to validate and score rows."""
+        loaded from the registry, ready to validate and score rows (a ``RecommendPredictor``, ready
+        to recommend, for ``task: recommend``)."""
         from poc2prod.serve import Predictor
         from poc2prod.store._registry import load_bundle
 
-        return Predictor(load_bundle(self.tracking_uri, self.spec.name, version, alias))
+        bundle = load_bundle(self.tracking_uri, self.spec.name, version, alias)
+        if bundle.settings["task"] == "recommend":
+            from poc2prod.serve._recommend import RecommendPredictor
+
+            return RecommendPredictor(bundle)
+        return Predictor(bundle)
 
     def app(self, version: int | None = None, *, api_key: str | None = None, log: bool = True):
         """The prediction service as an ASGI app (Starlette), e.g. to mount in your own server."""

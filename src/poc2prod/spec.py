@@ -190,6 +190,7 @@ class Recommend(_Model):
         None, description="invoice column; invoices starting with C are cancellations"
     )
     price: str | None = Field(None, description="price column; rows without a positive price are dropped")
+    description: str | None = Field(None, description="item name column, shown beside each recommendation")
     non_products: list[str] = Field(default_factory=list, description="item codes that are not products")
 
 
@@ -229,6 +230,11 @@ class Monitoring(_Model):
         0.05, ge=0, le=1, description="alert when this share of rows is flagged (or refused)"
     )
     min_labels: int = Field(100, ge=1, description="labelled rows a window needs before its criteria count")
+    attribution: str = Field(
+        "30d",
+        pattern=r"^\d+(\.\d+)?[mhdw]$",
+        description="recommend: a purchase counts as an accepted recommendation within this time of the list",
+    )
     webhook: str | None = Field(
         None, pattern=r"^https?://", description="URL that receives the alerts as JSON (POST), if any"
     )

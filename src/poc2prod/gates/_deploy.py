@@ -83,71 +83,27 @@ def run_deploy(
             f"nothing to deploy yet; run `poc2prod prove -C {project.root}` (and optimize) first."
         )
     tracker = Tracker(uri, spec.name, project.artifact_root)
-    model = load_model(uri, source["run_id"])
-    prep = prepare(project, notes=[])
-    if gate == "optimize":
-        threshold = float(source["threshold"])
-        holdout = source["optimized"]["holdout"]
-        label = source["optimized"]["model"]
-        uses_dates = _uses_dates(source["optimized"]["recipe"])
-    elif gate == "retrain":
-        threshold = float(source["threshold"])
-        holdout = source["holdout"]
-        label = source["model"]
-        uses_dates = _uses_dates(source["recipe"])
-    else:
-        threshold = float(source["threshold"])
-        holdout = source["best"]["holdout"]
-        label = source["best"]["model"]
-        uses_dates = False
-    numeric, categorical = prep.numeric, prep.categorical
-    dates = prep.dates if uses_dates else []
-    X = prep.X_train[[*numeric, *categorical, *dates, *prep.texts]]
-    if len(X) > _REFERENCE_ROWS:
-        X = X.iloc[np.sort(np.random.default_rng(0).choice(len(X), _REFERENCE_ROWS, replace=False))]
-    from poc2prod.learn import predict
-    from poc2prod.monitor import reference_stats
-
-    scores = predict(model, X, spec.problem, prep.n_classes)
-    classes = prep.schema.target.classes
-    reference = reference_stats(X, numeric, categorical, scores, texts=prep.texts, classes=classes)
+    build = _recommend_bundle if spec.task == "recommend" else _model_bundle
+    made = build(project, gate, source)
     settings = {
         "name": spec.name,
-        "task": spec.problem,
         "scenario": spec.task,
-        "numeric": numeric,
-        "categorical": categorical,
-        "dates": dates,
-        "texts": prep.texts,
-        "threshold": threshold,
-        "classes": prep.schema.target.classes,
-        "positive_class": prep.schema.target.positive_class,
-        "id_column": spec.columns.id,
         "value": spec.value.model_dump(),
         "criteria": [str(c) for c in spec.criteria],
         "primary_metric": spec.primary,
-        "holdout": holdout,
-        "model": label,
         "source_gate": gate,
         "source_run": source["run_id"],
         "deployed_at": time.time(),
-        **(_intent_settings(project, prep) if spec.task == "text-intent" else {}),
+        **made.settings,
     }
+    threshold, holdout, label = made.settings["threshold"], made.settings["holdout"], made.settings["model"]
     record = RunRecord(
         gate="deploy",
         tags={"poc2prod.source_gate": gate, "poc2prod.source_run": source["run_id"]},
-        params={
-            "model": label,
-            "threshold": threshold,
-            "features": len(numeric) + len(categorical) + len(dates),
-        },
+        params={"model": label, "threshold": threshold, **made.params},
         metrics={f"holdout_{k}": v for k, v in holdout.items() if isinstance(v, int | float)},
-        documents={
-            "bundle.json": settings,
-            "schema.json": prep.schema.model_dump(mode="json"),
-            "reference.json": reference,
-        },
-        model=model,
+        documents={"bundle.json": settings, "schema.json": made.schema, "reference.json": made.reference},
+        model=made.model,
     )
     run_id, sha = tracker.log(record)
     tags = {
@@ -156,7 +112,7 @@ def run_deploy(
         "poc2prod.threshold": repr(threshold),
         "poc2prod.model": label,
         **{
-            f"poc2prod.holdout.{k}": repr(float(v))
+            f"poc2prod.holdout.{k.replace('@', '_at_')}": repr(float(v))
             for k, v in holdout.items()
             if isinstance(v, int | float) and np.isfinite(v)
         },
@@ -186,6 +142,112 @@ def run_deploy(
     if alias == CHAMPION:
         project.remember("deploy", result.to_dict())
     return result
+
+
+@dataclass
+class _Made:
+    """What a deployment registers besides the common settings: the model, its own serving
+    settings (task, features or catalogue, threshold, holdout metrics, label), the schema its
+    inputs are checked against, and the reference monitoring compares traffic with."""
+
+    model: Any
+    settings: dict[str, Any]
+    schema: dict[str, Any]
+    reference: dict[str, Any]
+    params: dict[str, Any]
+
+
+def _model_bundle(project: Project, gate: str, source: dict[str, Any]) -> _Made:
+    """A classifier or regressor: the source run's model as it is, with the frozen schema and the
+    training rows' reference statistics."""
+    spec = project.spec
+    model = load_model(project.tracking_uri, source["run_id"])
+    prep = prepare(project, notes=[])
+    if gate == "optimize":
+        threshold = float(source["threshold"])
+        holdout = source["optimized"]["holdout"]
+        label = source["optimized"]["model"]
+        uses_dates = _uses_dates(source["optimized"]["recipe"])
+    elif gate == "retrain":
+        threshold = float(source["threshold"])
+        holdout = source["holdout"]
+        label = source["model"]
+        uses_dates = _uses_dates(source["recipe"])
+    else:
+        threshold = float(source["threshold"])
+        holdout = source["best"]["holdout"]
+        label = source["best"]["model"]
+        uses_dates = False
+    numeric, categorical = prep.numeric, prep.categorical
+    dates = prep.dates if uses_dates else []
+    X = prep.X_train[[*numeric, *categorical, *dates, *prep.texts]]
+    if len(X) > _REFERENCE_ROWS:
+        X = X.iloc[np.sort(np.random.default_rng(0).choice(len(X), _REFERENCE_ROWS, replace=False))]
+    from poc2prod.learn import predict
+    from poc2prod.monitor import reference_stats
+
+    scores = predict(model, X, spec.problem, prep.n_classes)
+    classes = prep.schema.target.classes
+    reference = reference_stats(X, numeric, categorical, scores, texts=prep.texts, classes=classes)
+    settings = {
+        "task": spec.problem,
+        "numeric": numeric,
+        "categorical": categorical,
+        "dates": dates,
+        "texts": prep.texts,
+        "threshold": threshold,
+        "classes": prep.schema.target.classes,
+        "positive_class": prep.schema.target.positive_class,
+        "id_column": spec.columns.id,
+        "holdout": holdout,
+        "model": label,
+        **(_intent_settings(project, prep) if spec.task == "text-intent" else {}),
+    }
+    params = {"features": len(numeric) + len(categorical) + len(dates)}
+    return _Made(model, settings, prep.schema.model_dump(mode="json"), reference, params)
+
+
+def _recommend_bundle(project: Project, gate: str, source: dict[str, Any]) -> _Made:
+    """A recommender: the source run's recipe refitted on the whole interaction log (production
+    recommends from everything known), with its ids, item names and the fallback list, and as
+    reference the catalogue's popularity that monitoring compares purchases and lists with."""
+    from poc2prod.gates._prepare_recommend import prepare_log
+    from poc2prod.recommend._deployed import DeployedRecommender
+    from poc2prod.recommend._recipe import build, label
+
+    spec = project.spec
+    if gate == "optimize":
+        recipe, holdout = source["optimized"]["recipe"], source["optimized"]["holdout"]
+    else:
+        recipe = source["best"].get("recipe") or {"model": source["best"]["model"], "params": {}}
+        holdout = source["best"]["holdout"]
+    prep = prepare_log(project)
+    model = DeployedRecommender(build(recipe), prep.log)
+    from poc2prod.monitor._recommend import recommend_reference
+
+    reference = recommend_reference(prep.log, model, holdout, spec.recommend.k)
+    settings = {
+        "task": "recommend",
+        "threshold": 0.0,
+        "k": spec.recommend.k,
+        "holdout": holdout,
+        "model": label(recipe),
+        "recipe": recipe,
+        "users": model.n_users,
+        "items": model.n_items,
+        "item_values": _item_values(prep, spec.value),
+        "trained_until": str(np.datetime_as_string(prep.log.time.max(), unit="s")),
+    }
+    schema = {"columns": [], "roles": {"user": spec.columns.user, "item": spec.columns.item}}
+    params = {"interactions": len(prep.log), "users": model.n_users, "items": model.n_items}
+    return _Made(model, settings, schema, reference, params)
+
+
+def _item_values(prep, value) -> list[float] | None:
+    """Money per accepted recommendation of each catalogue item (None when nothing is priced)."""
+    prices = prep.prices
+    earned = value.per_accepted(prices, prep.log.n_items)
+    return None if earned is None else [round(float(v), 4) for v in earned]
 
 
 def _intent_settings(project: Project, prep) -> dict[str, Any]:

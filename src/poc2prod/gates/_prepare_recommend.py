@@ -54,7 +54,7 @@ def prepare_log(project: Project) -> PreparedLog:
     spec = project.spec
     frame = d.load(spec.data, project.root)
     c, r = spec.columns, spec.recommend
-    named = [x for x in (c.user, c.item, c.time, c.weight, r.invoice, r.price) if x]
+    named = [x for x in (c.user, c.item, c.time, c.weight, r.invoice, r.price, r.description) if x]
     absent = [x for x in named if x not in frame.columns]
     if absent:
         raise DataError(
@@ -69,6 +69,7 @@ def prepare_log(project: Project) -> PreparedLog:
         weight=c.weight,
         invoice=r.invoice,
         price=r.price,
+        description=r.description,
         non_products=tuple(r.non_products),
     )
     log = Interactions.from_frame(cleaned)

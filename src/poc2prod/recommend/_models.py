@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 
 _USER_BATCH = 2048  # users scored at once by recommend: bounds the dense users × items block
 _BLOCK_CELLS = 16_000_000  # items × items cells ItemKNN holds densely at once (~128 MB of float64)
+_GATHER_USERS = 32  # ItemKNN scores up to this many users by a gather and bincount, more by a sparse product
 _PADDED_CELLS = 10_000  # (rows × longest row) per ALS batched solve: ~5 MB at 64 factors, cache-sized
 
 
@@ -47,17 +48,22 @@ class _Recommender(BaseEstimator):
         ``exclude_seen`` an item the user has in the training matrix is never recommended; a row is
         padded with -1 only when fewer than ``k`` items are left to recommend. Ties between equal
         scores go to the lower item index."""
+        return self.top(user_rows, k, exclude_seen)[0]
+
+    def top(self, user_rows, k: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend`'s items and, beside them, their scores (-inf where padded)."""
         rows = np.asarray(user_rows, dtype=np.int64).ravel()
         out = np.full((len(rows), int(k)), -1, dtype=np.int64)
+        out_scores = np.full((len(rows), int(k)), -np.inf)
         take = min(int(k), self.n_items_)
         if take <= 0:
-            return out
+            return out, out_scores
         for start in range(0, len(rows), _USER_BATCH):
             batch = rows[start : start + _USER_BATCH]
             s = np.array(self.scores(batch), dtype=np.float64)  # a copy: the -inf must not leak out
             if exclude_seen:
-                seen = self.interactions_[batch]
-                s[np.repeat(np.arange(len(batch)), np.diff(seen.indptr)), seen.indices] = -np.inf
+                owner, at = _entries(self.interactions_, batch)
+                s[owner, self.interactions_.indices[at]] = -np.inf
             # Everything above the k-th best score, then as many of the items tied with it as fit,
             # lowest index first: a plain argpartition would pick among ties arbitrarily.
             kth = -np.partition(-s, take - 1, axis=1)[:, take - 1 : take]
@@ -68,7 +74,19 @@ class _Recommender(BaseEstimator):
             order = np.argsort(-best, axis=1, kind="stable")
             items, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
             out[start : start + len(batch), :take] = np.where(np.isneginf(best), -1, items)
-        return out
+            out_scores[start : start + len(batch), :take] = best
+        return out, out_scores
+
+
+def _entries(X: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stored entries of ``rows`` of ``X``: for each, its position in ``rows`` and its position
+    in ``X.indices`` / ``X.data``. Read straight from the CSR arrays: slicing the matrix costs more
+    than a small request's whole scoring."""
+    starts = X.indptr[rows]
+    lengths = X.indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return owner, np.repeat(starts, lengths) + offsets
 
 
 class MostPopular(_Recommender):
@@ -176,9 +194,19 @@ class ItemKNN(_Recommender):
 
     def scores(self, user_rows) -> np.ndarray:
         """Users × items: each user's items (as 0/1) times the item-item similarity."""
-        history = self.interactions_[np.asarray(user_rows, dtype=np.int64).ravel()]
-        history.data = np.ones_like(history.data)
-        return (history @ self.similarity_).toarray()
+        rows = np.asarray(user_rows, dtype=np.int64).ravel()
+        if len(rows) > _GATHER_USERS:
+            history = self.interactions_[rows]
+            history.data = np.ones_like(history.data)
+            return (history @ self.similarity_).toarray()
+        # A few users (a service's request): the similarity rows of their items summed by one
+        # bincount; a sparse product's set-up costs several times more at this size.
+        owner, at = _entries(self.interactions_, rows)
+        S = self.similarity_
+        which, pos = _entries(S, self.interactions_.indices[at])
+        keys = owner[which] * self.n_items_ + S.indices[pos]
+        summed = np.bincount(keys, S.data[pos], len(rows) * self.n_items_)
+        return summed.reshape(len(rows), self.n_items_)
 
 
 class ALS(_Recommender):

@@ -34,6 +34,7 @@ import orjson
 
 from poc2prod.errors import Poc2ProdError
 from poc2prod.serve._predictor import Batch, Predictor
+from poc2prod.serve._recommend import RecommendPredictor
 from poc2prod.store._predlog import LogWriter, prediction_record
 
 _MAX_BODY = 1 << 20
@@ -252,6 +253,59 @@ class _Batcher:
             start += n
 
 
+class _ListBatcher:
+    """The recommendation service's micro-batcher: the users of every request queued in one
+    event-loop turn get their lists from one model call (a user's top k is the head of her top
+    k-max, so requests asking for different k share it), logged in one append before any answer."""
+
+    def __init__(self, predictor: RecommendPredictor, log: LogWriter | None):
+        self.predictor = predictor
+        self.log = log
+        self.queue: list[tuple[list[str], int, str, asyncio.Future, float | None]] = []
+
+    def submit(self, users: list[str], k: int, request_id: str, at: float | None = None) -> asyncio.Future:
+        """The lists of ``users`` (answers, as many as users), with whatever else arrives this turn."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        if not self.queue:
+            loop.call_soon(self._flush)
+        self.queue.append((users, k, request_id, fut, at))
+        return fut
+
+    def _flush(self) -> None:
+        queue, self.queue = self.queue, []
+        p = self.predictor
+        try:
+            answers = p.recommend([u for users, *_ in queue for u in users], max(k for _, k, *_ in queue))
+            if self.log is not None:
+                now, start, records = time.time(), 0, []
+                for users, k, request_id, _, at in queue:
+                    for row, a in enumerate(answers[start : start + len(users)]):
+                        records.append(
+                            {
+                                "request_id": request_id,
+                                "row": row,
+                                "time": now if at is None else at,
+                                "version": p.version,
+                                "user": a.user,
+                                "known": a.known,
+                                "items": p.log_items(a, k),
+                            }
+                        )
+                    start += len(users)
+                self.log.append(records)
+        except Exception as e:
+            for *_, fut, _ in queue:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        start = 0
+        for users, _, _, fut, _ in queue:
+            if not fut.done():
+                fut.set_result(answers[start : start + len(users)])
+            start += len(users)
+
+
 def _event_time(value: Any) -> float | None:
     """A request's ``time`` (when its rows happened: a post's publication, an application's date)
     as epoch seconds; the log files the rows under it, so a replayed stream keeps its own days."""
@@ -298,14 +352,18 @@ class _Service:
         self.posts: dict[str, tuple[str, Callable[[Any, dict], Awaitable[Any]]]] = {
             "/predict": ("predict", self.predict),
             "/feedback": ("feedback", self.feedback),
+            "/recommend": ("recommend", self.recommend_many),
         }
         self.starlette = self._starlette()
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.posts:
-            await self.post(scope, receive, send)
-        else:
-            await self.starlette(scope, receive, send)
+        if scope["type"] == "http":
+            if scope["method"] == "POST" and scope["path"] in self.posts:
+                name, handler = self.posts[scope["path"]]
+                return await self.lean(scope, receive, send, name, handler, body=True)
+            if scope["method"] == "GET" and scope["path"].startswith("/recommend/"):
+                return await self.lean(scope, receive, send, "recommend", self.recommend_one, body=False)
+        await self.starlette(scope, receive, send)
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -324,8 +382,13 @@ class _Service:
             }
         # The first call of each library path is slow (lazy imports, first allocations): pay it
         # here, not in the first client's latency.
-        predictor.score(predictor.example())
-        self.batcher = _Batcher(predictor, self.logs.get("predictions"), shadow)
+        if predictor.task == "recommend":
+            predictor.replay(self.config.log_folder)
+            predictor.warm()
+            self.batcher = _ListBatcher(predictor, self.logs.get("predictions"))
+        else:
+            predictor.score(predictor.example())
+            self.batcher = _Batcher(predictor, self.logs.get("predictions"), shadow)
         self.metrics.info.labels(model=predictor.name).set(predictor.version)
         self.predictor = predictor
 
@@ -336,14 +399,15 @@ class _Service:
 
     # -- the POST endpoints --------------------------------------------------------------------
 
-    async def post(self, scope, receive, send) -> None:
-        name, handler = self.posts[scope["path"]]
+    async def lean(self, scope, receive, send, name: str, handler, *, body: bool) -> None:
+        """Answer one request on the lean path: ``handler(doc, scope)`` with the JSON body (None for
+        a request without one), every failure turned into one JSON sentence with its status."""
         t0 = time.perf_counter()
         try:
             headers = dict(scope["headers"])
             self.check_key(headers)
             self.ready()
-            doc = await self.read_json(headers, receive)
+            doc = await self.read_json(headers, receive) if body else None
             status, answer = 200, await handler(doc, scope)
         except _Gone:
             return
@@ -407,6 +471,10 @@ class _Service:
 
     async def predict(self, doc: Any, scope: dict) -> dict[str, Any]:
         predictor = self.ready()
+        if predictor.task == "recommend":
+            raise _Rejected(
+                404, "this service recommends: GET /recommend/{user}, or POST /recommend for several"
+            )
         rows = doc.get("rows", [doc]) if isinstance(doc, dict) else doc
         batch, errors = predictor.validate(rows)
         if errors:
@@ -440,6 +508,8 @@ class _Service:
     async def feedback(self, doc: Any, scope: dict) -> dict[str, Any]:
         predictor = self.ready()
         items = doc.get("feedback", [doc]) if isinstance(doc, dict) else doc
+        if predictor.task == "recommend":
+            return self.purchases(predictor, items)
         if not isinstance(items, list) or not items:
             raise _Rejected(
                 422, 'expected {"request_id": ..., "row": 0, "label": ...} or {"feedback": [...]}'
@@ -467,6 +537,77 @@ class _Service:
         if "feedback" in self.logs:
             self.logs["feedback"].append(records)
         return {"accepted": len(records)}
+
+    def recommender(self) -> RecommendPredictor:
+        predictor = self.ready()
+        if predictor.task != "recommend":
+            raise _Rejected(404, "this service scores rows: POST /predict; see /openapi.json")
+        return predictor
+
+    async def recommend_one(self, doc: Any, scope: dict) -> dict[str, Any]:
+        """``GET /recommend/{user}?k=10&explain=true``: one user's list."""
+        from urllib.parse import unquote
+
+        user = unquote(scope["path"][len("/recommend/") :])
+        if not user.strip() or "/" in user:
+            raise _Rejected(404, "expected /recommend/{user}: one user id after /recommend/")
+        query = parse_qs(scope["query_string"].decode("latin-1")) if scope.get("query_string") else {}
+        return await self.lists([user], query.get("k", [None])[-1], query, None, single=True)
+
+    async def recommend_many(self, doc: Any, scope: dict) -> dict[str, Any]:
+        """``POST /recommend`` with ``{"users": [...], "k": 10, "time": ...}``: several lists."""
+        from poc2prod.serve._recommend import RequestError
+
+        predictor = self.recommender()
+        try:
+            users = predictor.users_of(doc)
+        except RequestError as e:
+            raise _Rejected(422, str(e)) from None
+        query = parse_qs(scope["query_string"].decode("latin-1")) if scope.get("query_string") else {}
+        return await self.lists(users, doc.get("k"), query, _event_time(doc.get("time")), single=False)
+
+    async def lists(
+        self, users: list[str], k: Any, query: dict, at: float | None, *, single: bool
+    ) -> dict[str, Any]:
+        from poc2prod.serve._recommend import RequestError
+
+        predictor = self.recommender()
+        try:
+            k = predictor.k_of(k)
+        except RequestError as e:
+            raise _Rejected(422, str(e)) from None
+        request_id = f"{self.prefix}-{next(self.counter):x}"
+        answers = await self.batcher.submit(users, k, request_id, at)
+        self.metrics.scored(None, len(users), 0)
+        explain = query.get("explain", [""])[-1].lower() in ("1", "true", "yes")
+        lists = [predictor.to_json(a, k, explain) for a in answers]
+        doc = {"request_id": request_id, "model": predictor.name, "version": predictor.version}
+        return doc | (lists[0] if single else {"lists": lists})
+
+    def purchases(self, predictor: RecommendPredictor, items: Any) -> dict[str, Any]:
+        """Feedback to a recommender: what users bought (or clicked), logged, and each purchase
+        left out of that user's later lists."""
+        from poc2prod.serve._recommend import RequestError
+
+        if not isinstance(items, list) or not items:
+            raise _Rejected(
+                422, 'expected {"user": ..., "item": ..., "event": "purchase"} or {"feedback": [...]}'
+            )
+        now = time.time()
+        try:
+            records = [predictor.feedback_of(i, item) for i, item in enumerate(items)]
+            for record, item in zip(records, items, strict=True):
+                at = _event_time(item.get("time"))
+                record["time"] = now if at is None else at
+        except RequestError as e:
+            raise _Rejected(422, str(e)) from None
+        if "feedback" in self.logs:
+            self.logs["feedback"].append(records)
+        for r in records:
+            if r["event"] == "purchase":
+                predictor.remember(r["user"], r["item"])
+        unknown = sum(not r["known_item"] for r in records)
+        return {"accepted": len(records), **({"unknown_items": unknown} if unknown else {})}
 
     # -- everything else, through Starlette ----------------------------------------------------
 

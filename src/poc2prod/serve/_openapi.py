@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from poc2prod.serve._predictor import Predictor
+    from poc2prod.serve._recommend import RecommendPredictor
 
 _ERROR = {
     "type": "object",
@@ -80,24 +81,12 @@ def document(p: Predictor) -> dict[str, Any]:
         answer = {"prediction": {"type": "number"}}
     answer["flags"] = {"type": "array", "items": {"type": "string"}}
     answer["reasons"] = {"type": "array", "items": {"type": "object"}}
-    errors = {
-        str(code): {"description": text, "content": _json(_ERROR)}
-        for code, text in (
-            (400, "not JSON"),
-            (401, "API key missing or wrong"),
-            (413, "body too large"),
-            (422, "a row does not match the schema"),
-        )
-    }
-    ok = {"description": "ok", "content": _json({"type": "object"})}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": f"{p.name} prediction service", "version": str(p.version)},
-        "components": {
-            "schemas": {"Row": row, "Answer": {"type": "object", "properties": answer}, "Error": _ERROR},
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-        },
-        "paths": {
+    errors = _errors("a row does not match the schema")
+    return _document(
+        f"{p.name} prediction service",
+        p.version,
+        {"Row": row, "Answer": {"type": "object", "properties": answer}},
+        {
             "/predict": {
                 "post": {
                     "summary": "Score rows",
@@ -159,14 +148,44 @@ def document(p: Predictor) -> dict[str, Any]:
                             }
                         ),
                     },
-                    "responses": {"200": ok, **errors},
+                    "responses": {"200": _OK, **errors},
                 }
             },
-            "/health": {"get": {"summary": "Liveness", "responses": {"200": ok}}},
+        },
+    )
+
+
+def _errors(unprocessable: str) -> dict[str, Any]:
+    return {
+        str(code): {"description": text, "content": _json(_ERROR)}
+        for code, text in (
+            (400, "not JSON"),
+            (401, "API key missing or wrong"),
+            (413, "body too large"),
+            (422, unprocessable),
+        )
+    }
+
+
+_OK = {"description": "ok", "content": _json({"type": "object"})}
+
+
+def _document(title: str, version: int, schemas: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
+    """The document around a service's own paths: the endpoints and parts every service shares."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": str(version)},
+        "components": {
+            "schemas": {**schemas, "Error": _ERROR},
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        },
+        "paths": {
+            **paths,
+            "/health": {"get": {"summary": "Liveness", "responses": {"200": _OK}}},
             "/ready": {
                 "get": {
                     "summary": "Model loaded",
-                    "responses": {"200": ok, "503": {"description": "loading"}},
+                    "responses": {"200": _OK, "503": {"description": "loading"}},
                 }
             },
             "/metrics": {
@@ -175,3 +194,99 @@ def document(p: Predictor) -> dict[str, Any]:
         },
         "security": [{"apiKey": []}],
     }
+
+
+def recommend_document(p: RecommendPredictor) -> dict[str, Any]:
+    """OpenAPI 3.1 for ``GET /recommend/{user}``, ``POST /recommend``, ``POST /feedback`` and the rest."""
+    errors = _errors("a user id, k or feedback event is not valid")
+    item = {
+        "type": "object",
+        "properties": {
+            "item": {"type": "string"},
+            "name": {"type": ["string", "null"]},
+            "score": {"type": ["number", "null"], "description": "the model's score; higher is better"},
+            "reasons": {"type": "array", "items": {"type": "object"}, "description": "with ?explain=true"},
+        },
+    }
+    answer = {
+        "type": "object",
+        "properties": {
+            "user": {"type": "string"},
+            "known": {"type": "boolean", "description": "false: no history, so the popular list"},
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+        },
+    }
+    k = {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": p.k}}
+    explain = {"name": "explain", "in": "query", "schema": {"type": "boolean"}}
+    one = _json(
+        {"type": "object", "properties": {"request_id": {"type": "string"}, "version": {"type": "integer"}}}
+    )
+    return _document(
+        f"{p.name} recommendation service",
+        p.version,
+        {"Item": item, "Answer": answer},
+        {
+            "/recommend/{user}": {
+                "get": {
+                    "summary": "The top k items for one user, items she already has left out",
+                    "parameters": [
+                        {
+                            "name": "user",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "example": p.example_user(),
+                        },
+                        k,
+                        explain,
+                    ],
+                    "responses": {"200": {"description": "her list", "content": one}, **errors},
+                }
+            },
+            "/recommend": {
+                "post": {
+                    "summary": "The top k items for each of several users",
+                    "parameters": [explain],
+                    "requestBody": {
+                        "required": True,
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "users": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                    "k": {"type": "integer", "minimum": 1},
+                                    "time": {
+                                        "description": "when the lists are shown (epoch seconds or ISO 8601)"
+                                    },
+                                },
+                                "required": ["users"],
+                            }
+                        ),
+                    },
+                    "responses": {"200": {"description": "one list per user", "content": one}, **errors},
+                }
+            },
+            "/feedback": {
+                "post": {
+                    "summary": "Record what users bought or clicked",
+                    "requestBody": {
+                        "required": True,
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "user": {"type": "string"},
+                                    "item": {"type": "string"},
+                                    "event": {"enum": ["purchase", "click"]},
+                                    "request_id": {"type": "string"},
+                                    "time": {},
+                                },
+                                "required": ["user", "item"],
+                            }
+                        ),
+                    },
+                    "responses": {"200": _OK, **errors},
+                }
+            },
+        },
+    )

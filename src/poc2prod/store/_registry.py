@@ -42,7 +42,12 @@ class Version:
     def metrics(self) -> dict[str, float]:
         """The holdout metrics recorded with the version."""
         prefix = "poc2prod.holdout."
-        return {k.removeprefix(prefix): float(v) for k, v in self.tags.items() if k.startswith(prefix)}
+        # A tag name cannot hold "@" (recall@10), so deploy writes it as "_at_".
+        return {
+            k.removeprefix(prefix).replace("_at_", "@"): float(v)
+            for k, v in self.tags.items()
+            if k.startswith(prefix)
+        }
 
 
 @dataclass
