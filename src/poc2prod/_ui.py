@@ -360,6 +360,9 @@ def show_monitor(result: MonitorResult, project: Project, console: Console | Non
     import datetime as dt
 
     out = console or Console()
+    if result.task == "recommend":
+        _show_monitor_recommend(result, out)
+        return
     primary = project.spec.primary
     table = Table(title=f"{result.name}: windows of {result.window}", title_justify="left")
     for col in (
@@ -447,3 +450,56 @@ def show_monitor(result: MonitorResult, project: Project, console: Console | Non
             else f"alerts posted to {hook['url']}",
             highlight=False,
         )
+
+
+def _show_monitor_recommend(result, out: Console) -> None:
+    """The recommendation windows: lists, coverage, popularity drift, acceptance and value."""
+    import datetime as dt
+
+    table = Table(title=f"{result.name}: windows of {result.window}", title_justify="left")
+    for col in (
+        "ends (UTC)",
+        "lists",
+        "cold",
+        "coverage",
+        "slots PSI",
+        "purchases",
+        "buys PSI",
+        "accepted",
+        "hit rate",
+        "value",
+    ):
+        table.add_column(col, justify="left" if col == "ends (UTC)" else "right")
+    for w in result.windows:
+        rate = w.get("hit_rate")
+        table.add_row(
+            dt.datetime.fromtimestamp(w["end"], dt.UTC).strftime("%m-%d %H:%M"),
+            f"{w['lists']:,}",
+            f"{w['cold_share']:.0%}" if "cold_share" in w else "—",
+            f"{w['coverage']:.1%}" if "coverage" in w else "—",
+            _fmt(w.get("slot_psi"), 3),
+            f"{w['purchases']:,}",
+            _fmt(w.get("purchase_psi"), 3),
+            f"{w.get('accepted', 0):,}",
+            "—" if rate is None else f"{rate:.1%} of {w['matured_lists']:,}",
+            _money(w.get("value"), result.currency) if "value" in w else "—",
+        )
+    out.print(table)
+    expected = result.expected_hit_rate
+    out.print(
+        f"{result.lists:,} lists, {result.purchases:,} purchases reported, {result.accepted:,} of them "
+        f"from a list (within {result.attribution})"
+        + (f"; the holdout's hit rate was {expected:.1%}" if expected is not None else "")
+        + (
+            f"; value from accepted recommendations {_money(result.value, result.currency)}"
+            if result.value is not None
+            else ""
+        ),
+        highlight=False,
+    )
+    for note in result.notes:
+        out.print(f"[cyan]note:[/] {note}", highlight=False)
+    for alert in result.alerts:
+        out.print(f"[red]alert:[/] {alert}", highlight=False)
+    if not result.alerts:
+        out.print("[green]no alert[/] on the latest window")

@@ -319,22 +319,32 @@ def score(
     version: Annotated[
         int | None, typer.Option(help="Score with this version instead of the champion.")
     ] = None,
+    all_users: Annotated[
+        bool, typer.Option("--all-users", help="recommend: lists for every user the model knows.")
+    ] = False,
+    k: Annotated[int | None, typer.Option(help="recommend: items per user (default: the spec's).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Score a file with the champion, with the service's validation and prediction log."""
+    """Score a file with the champion, with the service's validation and prediction log (for a
+    recommender: the lists of the users in a file, or of all users)."""
     from poc2prod.project import Project
 
     with _errors():
         project = Project.load(project_dir)
-        if str(input) == "-":
-            raise _usage("--input is required: the CSV or Parquet file to score")
+        if str(input) == "-" and not all_users:
+            raise _usage(
+                "--input is required: the CSV or Parquet file to score"
+                + (" (or --all-users)" if project.spec.task == "recommend" else "")
+            )
+        source = None if all_users else input
         with _Progress(enabled=not as_json, budget=1.0, unit="rows") as progress:
-            result = project.score(input, output, version=version, on_progress=progress.rows)
+            result = project.score(source, output, version=version, k=k, on_progress=progress.rows)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
         return
+    what = "users' lists" if project.spec.task == "recommend" else "rows"
     _err().print(
-        f"scored [bold]{result.scored:,}[/] of {result.rows:,} rows with version {result.version} "
+        f"scored [bold]{result.scored:,}[/] of {result.rows:,} {what} with version {result.version} "
         f"in {result.seconds:.1f}s → {result.output}",
         highlight=False,
     )
@@ -342,6 +352,8 @@ def score(
         _err().print(
             f"[yellow]{result.rejected:,} rows rejected[/] (first: {result.first_problem})", highlight=False
         )
+    if result.note:
+        _err().print(f"[cyan]note:[/] {result.note}", highlight=False)
 
 
 _DEMOS = {

@@ -145,7 +145,10 @@ class Project:
     def monitor(self, window: str | None = None) -> MonitorResult:
         """Drift, flagged rows, performance and value realised per time window of the prediction
         log (``window`` such as ``"7d"``; the spec's ``monitoring.window`` by default)."""
-        self._proved_only("monitor")
+        if self.spec.task == "recommend":
+            from poc2prod.gates._monitor_recommend import run_monitor_recommend
+
+            return run_monitor_recommend(self, window=window)
         from poc2prod.gates._monitor import run_monitor
 
         return run_monitor(self, window=window)
@@ -197,17 +200,38 @@ class Project:
         return create_app(lambda: self.predictor(version), config)
 
     def score(
-        self, source: str | Path, output: str | Path, *, version: int | None = None, on_progress=None
+        self,
+        source: str | Path | None,
+        output: str | Path,
+        *,
+        version: int | None = None,
+        k: int | None = None,
+        on_progress=None,
     ) -> ScoreResult:
-        """Score every row of ``source`` (CSV or Parquet) into ``output``, logging them like the service."""
+        """Score every row of ``source`` (CSV or Parquet) into ``output``, logging them like the service.
+
+        For ``task: recommend``, write the top ``k`` of each user in ``source``'s user column (of
+        every user the model knows when ``source`` is None), one row per user and rank.
+        """
+        predictor = self.predictor(version)
+        if predictor.task == "recommend":
+            from poc2prod.serve._score_lists import score_users
+
+            return score_users(
+                predictor,
+                None if source is None else Path(source),
+                Path(output),
+                user_column=self.spec.columns.user or "user",
+                k=k,
+                log_folder=self.log_folder,
+                on_progress=on_progress,
+            )
+        if source is None:
+            raise ProjectError("name the CSV or Parquet file of rows to score.")
         from poc2prod.serve import score_file
 
         return score_file(
-            self.predictor(version),
-            Path(source),
-            Path(output),
-            log_folder=self.log_folder,
-            on_progress=on_progress,
+            predictor, Path(source), Path(output), log_folder=self.log_folder, on_progress=on_progress
         )
 
     # -- state the gates share ---------------------------------------------------------------

@@ -33,6 +33,7 @@ class ScoreResult:
     output: str
     version: int
     seconds: float
+    note: str | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready copy."""
