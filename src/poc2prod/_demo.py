@@ -4,8 +4,9 @@ monitor, retrain and report gates on what the service logged.
 Traffic is sent as a client would (JSON over HTTP, a few rows per request) and always holds
 something for the monitor to find: for credit risk, the shipped applicants then older ones asking
 for far larger loans; for intents, held-out queries then off-topic news headlines; for sentiment,
-held-out posts replayed over simulated days with a sudden rise of bearish ones. The true outcomes
-come back later through ``/feedback``.
+held-out posts replayed over simulated days with a sudden rise of bearish ones; for
+recommendations, the weeks after the model's cut replayed day by day. The true outcomes (or the
+purchases) come back later through ``/feedback``.
 """
 
 from __future__ import annotations
@@ -41,20 +42,60 @@ def run_service_and_traffic(project, say) -> dict[str, Any]:
     try:
         _wait_ready(port, server)
         say(f"service up on http://127.0.0.1:{port} (poc2prod serve); sending traffic")
-        traffic = {"text-intent": _intents, "text-sentiment": _sentiment}.get(project.spec.task, _credit)
+        traffic = {"text-intent": _intents, "text-sentiment": _sentiment, "recommend": _recommend}.get(
+            project.spec.task, _credit
+        )
         sent = traffic(project, port)
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+    endpoint = "recommend" if project.spec.task == "recommend" else "predict"
     sent["requests"] = int(
         sum(
             float(line.split()[-1])
             for line in metrics.splitlines()
-            if line.startswith('poc2prod_requests_total{endpoint="predict",status="200"}')
+            if line.startswith(f'poc2prod_requests_total{{endpoint="{endpoint}",status="200"}}')
         )
     )
     return sent
+
+
+def backtest_cut(project) -> str:
+    """Where a recommendation demo's model stops learning: the holdout's cut, so the service can
+    replay the weeks after it, purchases the model never saw."""
+    from poc2prod.gates._prepare_recommend import prepare_log
+
+    return str(prepare_log(project).future.cut)
+
+
+def _recommend(project, port: int) -> dict[str, Any]:
+    """The weeks after the cut replayed day by day: each morning the users who will buy that day
+    ask for their list, then their purchases come back through /feedback, at their invoice times."""
+    from poc2prod.gates._prepare_recommend import prepare_log
+
+    prep = prepare_log(project)
+    cut = prep.future.cut
+    after = prep.cleaned[prep.cleaned["time"] >= cut]
+    after = after.assign(day=after["time"].dt.floor("D")).drop_duplicates(["user", "item", "day"])
+    lists = purchases = 0
+    for day, part in after.groupby("day"):
+        users = [str(_plain(u)) for u in part["user"].unique()]
+        for start in range(0, len(users), 1000):
+            _post(port, "/recommend", {"users": users[start : start + 1000], "time": day.timestamp()})
+        events = [
+            {"user": str(_plain(u)), "item": str(i), "event": "purchase", "time": t.timestamp()}
+            for u, i, t in zip(part["user"], part["item"], part["time"], strict=True)
+        ]
+        for start in range(0, len(events), 500):
+            _post(port, "/feedback", {"feedback": events[start : start + 500]})
+        lists += len(users)
+        purchases += len(events)
+    return {
+        "rows": lists,
+        "labels": purchases,
+        "story": f"the {after['day'].nunique()} trading days after {cut:%Y-%m-%d} replayed",
+    }
 
 
 def _credit(project, port: int) -> dict[str, Any]:

@@ -142,6 +142,10 @@ def deploy(
     version: Annotated[
         int | None, typer.Option(help="Make this existing version champion (a rollback) instead.")
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="recommend: fit on the interactions before this time, to replay what followed."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register the optimized (else proven) model as a new version with the champion alias."""
@@ -149,7 +153,7 @@ def deploy(
 
     with _errors():
         project = Project.load(project_dir)
-        result = project.deploy(version=version)
+        result = project.deploy(version=version, until=until)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
         return
@@ -360,6 +364,7 @@ _DEMOS = {
     "credit-risk": "German credit, 1,000 applicants",
     "intents": "BANKING77, 13,083 customer queries in 77 intents",
     "sentiment": "financial news posts, 11,931 bearish / bullish / neutral",
+    "recommend": "UCI Online Retail, 13 months of a retailer's invoices",
 }
 
 
@@ -367,14 +372,14 @@ _DEMOS = {
 def demo(
     path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
     example: Annotated[
-        str, typer.Option(help="Shipped example: credit-risk, intents or sentiment.")
+        str, typer.Option(help="Shipped example: credit-risk, intents, sentiment or recommend.")
     ] = "credit-risk",
     budget: Annotated[float, typer.Option(help="Seconds for the prove gate.")] = 60,
     optimize_budget: Annotated[float, typer.Option(help="Seconds for the optimize gate.")] = 90,
 ) -> None:
     """Run every gate end to end on a shipped example (credit risk by default): prove, optimize,
     deploy, a real service with traffic and late labels, monitor, retrain, and the report."""
-    from poc2prod._demo import newer_data, run_service_and_traffic
+    from poc2prod._demo import backtest_cut, newer_data, run_service_and_traffic
     from poc2prod._ui import show_monitor, show_optimize, show_prove
     from poc2prod.project import Project
 
@@ -383,7 +388,12 @@ def demo(
     with _errors():
         project = Project.init(path, example=example, force=True)
         say(f"[green]demo project[/] in {project.root}: {_DEMOS.get(example, example)}")
-        say(f"[bold]gate 1: prove[/] — can this data predict {project.spec.target} well enough?")
+        question = (
+            "can the past predict what each customer buys next?"
+            if project.spec.task == "recommend"
+            else f"can this data predict {project.spec.target} well enough?"
+        )
+        say(f"[bold]gate 1: prove[/] — {question}")
         with _Progress(enabled=True, budget=budget) as progress:
             proved = project.prove(budget=budget, refreeze=True, on_event=progress.event)
         show_prove(proved, project)
@@ -392,19 +402,28 @@ def demo(
             optimized = project.optimize(budget=optimize_budget, on_event=progress.event)
         show_optimize(optimized, project)
         say("\n[bold]gate 3: deploy[/] — a versioned model behind a real HTTP service")
-        deployed = project.deploy()
+        recommend = project.spec.task == "recommend"
+        until = backtest_cut(project) if recommend else None
+        deployed = project.deploy(until=until)
         say(f"registered version {deployed.version} as champion: {deployed.model_uri}", highlight=False)
+        if until:
+            say(f"(a backtest: the model learnt only what came before {until}, so the replay is news to it)")
         traffic = run_service_and_traffic(project, lambda m: say(m, highlight=False))
+        what = "lists" if recommend else "rows"
+        back = "purchases" if recommend else "outcomes"
         say(
-            f"served {traffic['rows']:,} rows in {traffic['requests']:,} requests ({traffic['story']}); "
-            f"{traffic['labels']:,} outcomes came back through /feedback; service stopped",
+            f"served {traffic['rows']:,} {what} in {traffic['requests']:,} requests ({traffic['story']}); "
+            f"{traffic['labels']:,} {back} came back through /feedback; service stopped",
             highlight=False,
         )
         say("\n[bold]gate 4: succeed[/] — is it still right, and what is it worth?")
-        monitored = project.monitor("1d")
+        monitored = project.monitor("7d" if recommend else "1d")
         show_monitor(monitored, project)
-        retrained = project.retrain(newer_data(project))
-        say(f"retrain: the challenger was {retrained.decision}: {retrained.reason}", highlight=False)
+        if recommend:
+            say("retrain: a recommender is refitted on its whole log by optimize and deploy, not retrained")
+        else:
+            retrained = project.retrain(newer_data(project))
+            say(f"retrain: the challenger was {retrained.decision}: {retrained.reason}", highlight=False)
         report = project.report()
     say(
         f"\n[green]done in {time.monotonic() - started:.0f} s.[/] Everything is in {project.root}:\n"

@@ -129,12 +129,13 @@ class Project:
 
         return run_optimize(self, budget=budget, workers=workers, trials=trials, on_event=on_event)
 
-    def deploy(self, version: int | None = None) -> DeployResult:
+    def deploy(self, version: int | None = None, *, until: str | None = None) -> DeployResult:
         """Register the latest optimized (else proven) model as the new ``champion`` version, or,
-        with ``version``, move ``champion`` to that version (a rollback)."""
+        with ``version``, move ``champion`` to that version (a rollback). ``until`` (recommend
+        only) fits the recommender on the interactions before that time, to replay what followed."""
         from poc2prod.gates import run_deploy
 
-        return run_deploy(self, version=version)
+        return run_deploy(self, version=version, until=until)
 
     def models(self) -> list[Version]:
         """Registered versions of this project's model, newest first."""
@@ -156,18 +157,14 @@ class Project:
     def retrain(self, data: str | Path, *, window: float = 0.3) -> RetrainResult:
         """Fit a challenger with the champion's recipe on ``data`` (newer labelled rows) and make it
         champion only if it beats the champion beyond noise on the most recent ``window`` share."""
-        self._proved_only("retrain")
+        if self.spec.task == "recommend":
+            raise ProjectError(
+                "retrain compares models on newer labelled rows; a recommender learns from its whole "
+                "log, so append the new interactions to the data and run optimize and deploy again."
+            )
         from poc2prod.gates._retrain import run_retrain
 
         return run_retrain(self, data, window=window)
-
-    def _proved_only(self, gate: str) -> None:
-        """Refuse the gates a recommendation project cannot pass through yet, in one sentence."""
-        if self.spec.task == "recommend":
-            raise ProjectError(
-                f"task: recommend goes through prove so far; {gate} for recommendations is not built "
-                "yet, so use prove's leaderboard and verdict."
-            )
 
     def report(self, out: str | Path | None = None) -> Path:
         """Write the customer-success report (one self-contained HTML file; default

@@ -49,14 +49,22 @@ class DeployResult:
 
 
 def run_deploy(
-    project: Project, *, version: int | None = None, source_gate: str | None = None, alias: str = CHAMPION
+    project: Project,
+    *,
+    version: int | None = None,
+    source_gate: str | None = None,
+    alias: str = CHAMPION,
+    until: str | None = None,
 ) -> DeployResult:
     """Register the best model so far as a new champion version, or make ``version`` champion.
 
     ``source_gate`` names the gate whose latest model to register (the retrain gate's challenger);
     by default the latest optimize run's, else prove's. ``alias`` ``challenger`` registers it to
-    shadow the champion instead of replacing it.
+    shadow the champion instead of replacing it. ``until`` (recommend only) fits the recommender
+    on the interactions before that time, to replay what followed (a backtest).
     """
+    if until is not None and project.spec.task != "recommend":
+        raise ProjectError("--until applies to task: recommend, whose model is refitted at deploy.")
     spec = project.spec
     uri = project.tracking_uri
     before = [v for v in list_versions(uri, spec.name) if v.champion]
@@ -84,7 +92,7 @@ def run_deploy(
         )
     tracker = Tracker(uri, spec.name, project.artifact_root)
     build = _recommend_bundle if spec.task == "recommend" else _model_bundle
-    made = build(project, gate, source)
+    made = build(project, gate, source, until)
     settings = {
         "name": spec.name,
         "scenario": spec.task,
@@ -157,7 +165,7 @@ class _Made:
     params: dict[str, Any]
 
 
-def _model_bundle(project: Project, gate: str, source: dict[str, Any]) -> _Made:
+def _model_bundle(project: Project, gate: str, source: dict[str, Any], until: str | None) -> _Made:
     """A classifier or regressor: the source run's model as it is, with the frozen schema and the
     training rows' reference statistics."""
     spec = project.spec
@@ -207,10 +215,11 @@ def _model_bundle(project: Project, gate: str, source: dict[str, Any]) -> _Made:
     return _Made(model, settings, prep.schema.model_dump(mode="json"), reference, params)
 
 
-def _recommend_bundle(project: Project, gate: str, source: dict[str, Any]) -> _Made:
+def _recommend_bundle(project: Project, gate: str, source: dict[str, Any], until: str | None) -> _Made:
     """A recommender: the source run's recipe refitted on the whole interaction log (production
-    recommends from everything known), with its ids, item names and the fallback list, and as
-    reference the catalogue's popularity that monitoring compares purchases and lists with."""
+    recommends from everything known; with ``until``, from what came before it), with its ids,
+    item names and the fallback list, and as reference the catalogue's popularity that monitoring
+    compares purchases and lists with."""
     from poc2prod.gates._prepare_recommend import prepare_log
     from poc2prod.recommend._deployed import DeployedRecommender
     from poc2prod.recommend._recipe import build, label
@@ -222,10 +231,15 @@ def _recommend_bundle(project: Project, gate: str, source: dict[str, Any]) -> _M
         recipe = source["best"].get("recipe") or {"model": source["best"]["model"], "params": {}}
         holdout = source["best"]["holdout"]
     prep = prepare_log(project)
-    model = DeployedRecommender(build(recipe), prep.log)
+    log = prep.log
+    if until is not None:
+        from poc2prod.recommend import time_split
+
+        log = time_split(log, holdout=until).train
+    model = DeployedRecommender(build(recipe), log)
     from poc2prod.monitor._recommend import recommend_reference
 
-    reference = recommend_reference(prep.log, model, holdout, spec.recommend.k)
+    reference = recommend_reference(log, model, holdout, spec.recommend.k)
     settings = {
         "task": "recommend",
         "threshold": 0.0,
@@ -235,18 +249,19 @@ def _recommend_bundle(project: Project, gate: str, source: dict[str, Any]) -> _M
         "recipe": recipe,
         "users": model.n_users,
         "items": model.n_items,
-        "item_values": _item_values(prep, spec.value),
-        "trained_until": str(np.datetime_as_string(prep.log.time.max(), unit="s")),
+        "item_values": _item_values(prep, log, spec.value),
+        "trained_until": str(np.datetime_as_string(log.time.max(), unit="s")),
     }
     schema = {"columns": [], "roles": {"user": spec.columns.user, "item": spec.columns.item}}
-    params = {"interactions": len(prep.log), "users": model.n_users, "items": model.n_items}
+    params = {"interactions": len(log), "users": model.n_users, "items": model.n_items, "until": until}
     return _Made(model, settings, schema, reference, params)
 
 
-def _item_values(prep, value) -> list[float] | None:
-    """Money per accepted recommendation of each catalogue item (None when nothing is priced)."""
-    prices = prep.prices
-    earned = value.per_accepted(prices, prep.log.n_items)
+def _item_values(prep, log, value) -> list[float] | None:
+    """Money per accepted recommendation of each item of ``log``'s catalogue (None when nothing is
+    priced)."""
+    prices = None if prep.prices is None else prep.prices[np.searchsorted(prep.log.items, log.items)]
+    earned = value.per_accepted(prices, log.n_items)
     return None if earned is None else [round(float(v), 4) for v in earned]
 
 

@@ -43,17 +43,38 @@ def build_report(project: Project) -> str:
     spec = project.spec
     docs = {g: project.last(g) for g in ("prove", "optimize", "deploy", "monitor", "retrain")}
     versions = project.models()
-    sections = [
-        _summary(project, docs, versions),
-        _question(project),
-        _data(docs["prove"], project),
-        _proof(docs["prove"], project),
-        _optimization(docs["optimize"], project),
-        _holdout_charts(project, versions),
-        _production(docs["monitor"], docs["optimize"], project),
-        _versions(versions, docs["retrain"], project),
-        _how_to(project),
-    ]
+    if spec.task == "recommend":
+        from poc2prod.report import _recommend as rec
+
+        opt, monitor = docs["optimize"], docs["monitor"]
+        sections = [
+            _summary(project, docs, versions),
+            _question(project),
+            _data(docs["prove"], project),
+            _proof(docs["prove"], project),
+            rec.optimization(opt, _money)
+            if opt
+            else "<h2>Optimization</h2>" + _pending("optimize", "optimize", project),
+            rec.production(monitor, _money) + _service_health(project)
+            if monitor
+            else "<h2>In production</h2>"
+            + _service_health(project)
+            + _pending("monitor", "monitor", project),
+            _versions(versions, None, project),
+            rec.how_to(escape(str(project.root))),
+        ]
+    else:
+        sections = [
+            _summary(project, docs, versions),
+            _question(project),
+            _data(docs["prove"], project),
+            _proof(docs["prove"], project),
+            _optimization(docs["optimize"], project),
+            _holdout_charts(project, versions),
+            _production(docs["monitor"], docs["optimize"], project),
+            _versions(versions, docs["retrain"], project),
+            _how_to(project),
+        ]
     title = f"{escape(spec.name)}: from proof of concept to production"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
@@ -82,7 +103,14 @@ def _summary(project: Project, docs: dict, versions: list) -> str:
         items.append(f'Proof of concept: <span class="{cls}">{escape(prove["verdict"].upper())}</span>')
     if optimize and optimize.get("value"):
         v = optimize["value"]
-        items.append(f"expected value: <b>{_money(v.get('per_month'), v['currency'])}</b> per month")
+        if "incremental_vs_most_popular" in v:  # recommendations: what the lists add to most-popular
+            inc = v["incremental_vs_most_popular"]
+            items.append(
+                f"the lists would earn <b>{_money(v['optimized']['per_month'], v['currency'])}</b> a month, "
+                f"{_money(inc['per_month'], v['currency'])} against most-popular"
+            )
+        else:
+            items.append(f"expected value: <b>{_money(v.get('per_month'), v['currency'])}</b> per month")
     champion = next((v for v in versions if v.champion), None)
     if champion:
         items.append(f"in production: version {champion.version}")
@@ -141,16 +169,21 @@ def _question(project: Project) -> str:
     texts = (
         f" from the text of <code>{escape(', '.join(spec.columns.text))}</code>" if spec.columns.text else ""
     )
+    if spec.task == "recommend":
+        from poc2prod.report._recommend import worth
+
+        money = worth(project)
+    elif priced:
+        money = (
+            f"<p>What each decision is worth ({volume}):</p>"
+            f"<table><tr><th>outcome</th><th>value</th></tr>{rows}</table>"
+        )
+    else:
+        money = ""
     return (
         f"<h2>The question</h2><p>A <b>{escape(spec.task)}</b> model of {_subject(spec)}"
         f"{texts}. Success criteria agreed with the client, judged on data the model never saw:</p>"
-        f"<ul>{criteria}</ul>"
-        + (
-            f"<p>What each decision is worth ({volume}):</p>"
-            f"<table><tr><th>outcome</th><th>value</th></tr>{rows}</table>"
-            if priced
-            else ""
-        )
+        f"<ul>{criteria}</ul>{money}"
     )
 
 
