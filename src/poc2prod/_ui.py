@@ -360,7 +360,9 @@ def show_monitor(result: MonitorResult, project: Project, console: Console | Non
     import datetime as dt
 
     out = console or Console()
-    if result.task == "recommend":
+    from poc2prod.gates._monitor_recommend import RecommendMonitorResult
+
+    if isinstance(result, RecommendMonitorResult):
         _show_monitor_recommend(result, out)
         return
     primary = project.spec.primary

@@ -37,7 +37,11 @@ def init(
     query: Annotated[str | None, typer.Option(help="SELECT to run when --data is a database URL.")] = None,
     target: Annotated[str | None, typer.Option(help="Column to predict.")] = None,
     task: Annotated[
-        str | None, typer.Option(help="binary, multiclass or regression (inferred if omitted).")
+        str | None,
+        typer.Option(
+            help="binary, multiclass, regression, text-intent, text-sentiment or recommend "
+            "(inferred if omitted)."
+        ),
     ] = None,
     example: Annotated[
         str | None,
@@ -47,8 +51,12 @@ def init(
     ] = None,
     drop: Annotated[list[str] | None, typer.Option(help="Column to leave out (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing poc2prod.yaml.")] = False,
+    user: Annotated[str | None, typer.Option(help="recommend: the column of who interacted.")] = None,
+    item: Annotated[str | None, typer.Option(help="recommend: the column of what with.")] = None,
+    time_column: Annotated[str | None, typer.Option("--time", help="recommend: the column of when.")] = None,
 ) -> None:
-    """Create a project: infer a commented poc2prod.yaml from the data (or copy an example)."""
+    """Create a project: infer a commented poc2prod.yaml from the data (or copy an example). Without
+    --target, a user × item interaction log makes a recommendation project."""
     from poc2prod.project import Project
 
     with _errors():
@@ -61,11 +69,18 @@ def init(
             example=example,
             drop=drop or (),
             force=force,
+            roles={"user": user, "item": item, "time": time_column},
         )
     spec = project.spec
+    c = spec.columns
+    what = (
+        f"user [bold]{c.user}[/], item [bold]{c.item}[/], time [bold]{c.time}[/]"
+        if spec.task == "recommend"
+        else f"target [bold]{spec.target}[/]"
+    )
     _err().print(
-        f"[green]wrote[/] {project.root / 'poc2prod.yaml'}: task [bold]{spec.task}[/], target "
-        f"[bold]{spec.target}[/], criteria {', '.join(map(str, spec.criteria))}"
+        f"[green]wrote[/] {project.root / 'poc2prod.yaml'}: task [bold]{spec.task}[/], {what}, "
+        f"criteria {', '.join(map(str, spec.criteria))}"
     )
     _err().print(f"next: review it, then [bold]poc2prod prove -C {project.root}[/]")
 

@@ -64,10 +64,13 @@ class Project:
         example: str | None = None,
         drop: Sequence[str] = (),
         force: bool = False,
+        roles: dict[str, str | None] | None = None,
     ) -> Project:
         """Create a project in ``path`` from data and a target, or from a shipped example.
 
         ``data`` is a CSV or Parquet file, or an SQLAlchemy URL with ``query`` the SELECT to run.
+        Without a ``target``, an interaction log makes a ``task: recommend`` project; ``roles``
+        names its ``user``, ``item`` and ``time`` columns when their names do not say.
         """
         from poc2prod.scaffold import scaffold
 
@@ -80,6 +83,7 @@ class Project:
             example=example,
             drop=list(drop),
             force=force,
+            roles=roles,
         )
         return cls.load(spec_path)
 

@@ -39,15 +39,21 @@ def scaffold(
     example: str | None,
     drop: list[str],
     force: bool,
+    roles: dict[str, str | None] | None = None,
 ) -> Path:
-    """Write ``root/poc2prod.yaml`` (and copy an example's data); returns the spec's path."""
+    """Write ``root/poc2prod.yaml`` (and copy an example's data); returns the spec's path.
+
+    Without ``target``, the data is read as a user × item interaction log (``task: recommend``),
+    its columns' roles inferred unless ``roles`` (user, item, time) names them."""
     spec_path = root / SPEC_FILE
     if spec_path.exists() and not force:
         raise ProjectError(f"{spec_path} already exists; edit it, or pass --force to overwrite it.")
     if example is not None:
         return _copy_example(root, example, force)
-    if data is None or target is None:
+    if data is None:
         raise ProjectError("init needs --data and --target (or --example credit-risk).")
+    if target is None and task not in (None, "recommend"):
+        raise ProjectError(f"init needs --target for a {task} task: the column to predict.")
     from poc2prod.data import load, sniff_delimiter
 
     if "://" in str(data):  # a database: the URL and the query go into the spec as given
@@ -58,6 +64,23 @@ def scaffold(
         ds = DataSource(source=str(Path(data).resolve()))
         sep = sniff_delimiter(Path(data), "utf-8") if ds.kind == "csv" else None
     frame = load(ds, Path.cwd())
+    if target is None:
+        from poc2prod.scaffold_recommend import infer_roles, render_recommend_spec
+
+        if task is None and not _reads_as_log(frame):
+            raise ProjectError(
+                "init needs --target (the column to predict); for a user × item log, pass "
+                "--task recommend (and --user/--item/--time if their names are unusual)."
+            )
+        text = render_recommend_spec(
+            frame,
+            name=root.resolve().name,
+            source=source,
+            roles=infer_roles(frame, roles),
+            sep=sep if sep != "," else None,
+            query=query,
+        )
+        return _write(root, spec_path, text)
     if target not in frame.columns:
         raise DataError(
             f"target {target!r} is not a column of {data}; its columns are "
@@ -76,10 +99,20 @@ def scaffold(
         sep=sep if sep != "," else None,
         query=query,
     )
+    return _write(root, spec_path, text)
+
+
+def _write(root: Path, spec_path: Path, text: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     spec_path.write_text(text, encoding="utf-8")
     Spec.load(spec_path)  # what init writes must always load
     return spec_path
+
+
+def _reads_as_log(frame: pd.DataFrame) -> bool:
+    from poc2prod.scaffold_recommend import looks_like_a_log
+
+    return looks_like_a_log(frame)
 
 
 def infer_task(y: pd.Series) -> str:
