@@ -76,13 +76,15 @@ def test_a_baseline_alone_is_judged_and_can_fail(tmp_path):
     assert result.best["versus_most_popular"] is None and not result.criteria[0].passed
 
 
-def test_gates_not_built_for_recommendations_refuse_in_one_sentence(tmp_path):
+def test_retrain_refuses_in_one_sentence_and_says_what_to_do(tmp_path):
     write_spec(tmp_path, _spec())
     project = Project.load(tmp_path)
-    with pytest.raises(ProjectError, match="task: recommend goes through prove so far; optimize"):
-        project.optimize(budget=5)
-    with pytest.raises(ProjectError, match="deploy for recommendations is not built"):
-        project.deploy()
+    with pytest.raises(
+        ProjectError, match="append the new interactions to the data and run optimize and deploy"
+    ):
+        project.retrain(RETAIL)
+    with pytest.raises(ProjectError, match="--workers applies to tabular and text tuning"):
+        project.optimize(budget=5, workers=2)
 
 
 def test_the_shipped_example_is_the_shared_log_with_its_attribution(tmp_path):

@@ -7,9 +7,14 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from poc2prod.recommend._models import ALS, ItemKNN, MostPopular
+from poc2prod.recommend._models import _GATHER_USERS, ALS, Blend, ItemKNN, MostPopular
 
-MODELS = [MostPopular(), ItemKNN(), ALS(factors=8, iterations=3)]
+MODELS = [
+    MostPopular(),
+    ItemKNN(),
+    ALS(factors=8, iterations=3),
+    Blend([ItemKNN(), ALS(factors=8, iterations=3)], [0.6, 0.4]),
+]
 
 
 def test_most_popular_by_hand():
@@ -101,3 +106,35 @@ def test_recommendations_never_include_seen_items(model):
         # Padded only when the catalogue is exhausted.
         assert len(valid) == min(5, int((~dense[user]).sum()))
     assert recs[7].tolist() == [-1] * 5
+
+
+def test_item_knn_scores_a_few_users_as_the_sparse_product_does(log):
+    """A request's few users are scored by a gather and a bincount, many users by a sparse product:
+    on the real log both give the same scores."""
+    model = ItemKNN().fit(log.matrix())
+    few = np.arange(_GATHER_USERS)
+    history = model.interactions_[few]
+    history.data[:] = 1.0
+    assert np.allclose(model.scores(few), (history @ model.similarity_).toarray())
+    assert np.allclose(model.scores(few[:1]), model.scores(np.arange(_GATHER_USERS + 1))[:1])
+
+
+def test_top_returns_the_scores_of_the_items_it_ranks():
+    X = sp.csr_matrix([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 1, 1], [0, 1, 1, 1]])
+    model = ALS(factors=2, iterations=5).fit(X)
+    items, scores = model.top([0, 2], k=2)
+    full = model.scores([0, 2])
+    assert np.allclose(scores, np.take_along_axis(full, items, axis=1))
+    assert (np.diff(scores, axis=1) <= 0).all()  # best first
+
+
+def test_a_blend_scales_each_member_per_user_and_weighs_them():
+    X = sp.csr_matrix([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 1, 1], [0, 1, 1, 1]], dtype=float)
+    knn, popular = ItemKNN(shrink=0.0).fit(X), MostPopular().fit(X)
+    blend = Blend([knn, popular], [0.7, 0.3]).fitted_on(X)
+    rows = [0, 2]
+    a, b = knn.scores(rows), popular.scores(rows)
+    expected = 0.7 * a / a.max(axis=1, keepdims=True) + 0.3 * b / b.max(axis=1, keepdims=True)
+    assert np.allclose(blend.scores(rows), expected)
+    with pytest.raises(ValueError, match="one weight per member"):
+        Blend([knn], [0.5, 0.5]).fit(X)

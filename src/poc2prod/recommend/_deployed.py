@@ -88,10 +88,7 @@ class DeployedRecommender:
             top, scores = self.model.top(user_rows, k + more)
             for n, i in enumerate(known):
                 keep = _kept(top[n], extra.get(users[i]), k)
-                items, item_scores = top[n][keep], scores[n][keep]
-                if len(items) < k:
-                    items, item_scores = self._fill(items, item_scores, k, rows[i], extra.get(users[i]))
-                out[i] = Answer(users[i], items, item_scores, True)
+                out[i] = Answer(users[i], top[n][keep], scores[n][keep], True)
         popular_top = None
         for i, r in enumerate(rows):
             if r is None:
@@ -102,18 +99,6 @@ class DeployedRecommender:
                 items = popular_top[_kept(popular_top, extra.get(users[i]), k)]
                 out[i] = Answer(users[i], items, self.popular.popularity_[items].astype(float), False)
         return out  # type: ignore[return-value]
-
-    def _fill(
-        self, items: np.ndarray, scores: np.ndarray, k: int, row: int, extra: set[int] | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Pad a personal list shorter than ``k`` (a user who has nearly everything the model can
-        rank) with popular items she does not have, scored below every personal one."""
-        seen = self._seen.indices[self._seen.indptr[row] : self._seen.indptr[row + 1]]
-        have = set(items.tolist()) | set(seen.tolist()) | (extra or set())
-        more = np.asarray(
-            [j for j in self.popular.ranking_ if j not in have][: k - len(items)], dtype=np.int64
-        )
-        return np.concatenate([items, more]), np.concatenate([scores, np.full(len(more), -np.inf)])
 
     def reasons(self, user: Any, items: np.ndarray, top: int = 2) -> list[list[dict[str, Any]]]:
         """For each recommended item, the user's own items most similar to it: "bought with ..."."""
