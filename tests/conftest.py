@@ -11,10 +11,18 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GERMAN = SHARED / "uci_statlog_german_credit" / "german_credit.csv"
 TAIWAN = SHARED / "uci_default_credit_card_taiwan" / "UCI_Credit_Card.csv"
 BANK = SHARED / "uci_bank_marketing" / "bank-additional-full.csv"
+RETAIL = SHARED / "uci_online_retail" / "online_retail.parquet"
+RETAIL_ROLES = {
+    "user": "CustomerID",
+    "item": "StockCode",
+    "time": "InvoiceDate",
+    "weight": "Quantity",
+    "description": "Description",
+}
 
 
 def pytest_configure(config):
-    missing = [p for p in (GERMAN, TAIWAN, BANK) if not p.is_file()]
+    missing = [p for p in (GERMAN, TAIWAN, BANK, RETAIL) if not p.is_file()]
     if missing:
         raise pytest.UsageError(f"test data missing: {missing[0]}; clone with ../shared beside the repo.")
 
@@ -89,3 +97,35 @@ def german_rows(n: int = 5, start: int = 0) -> list[dict]:
         {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
         for row in frame.to_dict("records")
     ]
+
+
+@pytest.fixture(scope="session")
+def retail_raw() -> pd.DataFrame:
+    """The real UCI Online Retail log, as shipped."""
+    return pd.read_parquet(RETAIL)
+
+
+@pytest.fixture(scope="session")
+def cleaned(retail_raw) -> tuple[pd.DataFrame, list[str]]:
+    """The retail log cleaned (guests, cancellations, charges dropped) and the notes saying so."""
+    from poc2prod.recommend import RETAIL_NON_PRODUCTS, clean_log
+
+    return clean_log(
+        retail_raw, **RETAIL_ROLES, invoice="InvoiceNo", price="UnitPrice", non_products=RETAIL_NON_PRODUCTS
+    )
+
+
+@pytest.fixture(scope="session")
+def log(cleaned):
+    """The cleaned retail log, indexed."""
+    from poc2prod.recommend import Interactions
+
+    return Interactions.from_frame(cleaned[0])
+
+
+@pytest.fixture(scope="session")
+def split(log):
+    """A global time cut with the last 20 % of interactions as the future."""
+    from poc2prod.recommend import time_split
+
+    return time_split(log, holdout=0.2)

@@ -8,9 +8,7 @@ import pytest
 from poc2prod import Project
 from poc2prod.errors import DataError, ProjectError, SpecError
 from poc2prod.recommend import RETAIL_NON_PRODUCTS
-from tests.conftest import SHARED, write_spec
-
-RETAIL = SHARED / "uci_online_retail" / "online_retail.parquet"
+from tests.conftest import RETAIL, write_spec
 
 
 def _spec(criteria: str = "recall@10 >= 0.03", user: str = "CustomerID") -> str:

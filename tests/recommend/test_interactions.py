@@ -15,7 +15,8 @@ def _note(notes: list[str], words: str) -> str:
     return note
 
 
-def test_cleaning_drops_guests_cancellations_and_charges(raw, cleaned):
+def test_cleaning_drops_guests_cancellations_and_charges(retail_raw, cleaned):
+    raw = retail_raw
     frame, notes = cleaned
     kept = raw.loc[frame.index]  # the raw rows' labels are kept, so each row traces back
     assert kept["CustomerID"].notna().all()
