@@ -107,7 +107,8 @@ end
 WRK_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT requests=%d duration_us=%d status=%d connect=%d read=%d write=%d timeout=%d\\n",
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d status=%d connect=%d read=%d write=%d timeout=%d\\n",
     summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout))
   for _, p in ipairs({50, 90, 99, 99.9}) do
     io.write(string.format("PCT %g %d\\n", p, latency:percentile(p)))
@@ -142,7 +143,7 @@ def deployed() -> bool:
 
     try:
         Project.load(PROJECT).predictor()
-    except Exception:  # noqa: BLE001 - not deployed, or broken: rebuild
+    except Exception:  # not deployed, or broken: rebuild
         return False
     return True
 
@@ -154,15 +155,27 @@ def build(args) -> dict:
     _, wall = cli("init", PROJECT, "--example", "recommend", log="init", as_json=False)
     out: dict = {"built": _report.machine()["date"], "init_s": round(wall, 1)}
     doc, wall = cli("prove", "-C", PROJECT, "--budget", args.prove_budget, "-q", log="prove")
-    out["prove"] = {"budget_s": args.prove_budget, "wall_s": round(wall, 1), "verdict": doc["verdict"],
-                    "best": doc["best"]["model"]}  # fmt: skip
+    out["prove"] = {
+        "budget_s": args.prove_budget,
+        "wall_s": round(wall, 1),
+        "verdict": doc["verdict"],
+        "best": doc["best"]["model"],
+    }
     if args.optimize_budget > 0:
         doc, wall = cli("optimize", "-C", PROJECT, "--budget", args.optimize_budget, "-q", log="optimize")
-        out["optimize"] = {"budget_s": args.optimize_budget, "wall_s": round(wall, 1),
-                           "optimized": doc["optimized"]["model"], "trials": doc.get("trials")}  # fmt: skip
+        out["optimize"] = {
+            "budget_s": args.optimize_budget,
+            "wall_s": round(wall, 1),
+            "optimized": doc["optimized"]["model"],
+            "trials": doc.get("trials"),
+        }
     doc, wall = cli("deploy", "-C", PROJECT, log="deploy")
-    out["deploy"] = {"wall_s": round(wall, 1), "version": doc["version"], "source_gate": doc["source_gate"],
-                     "action": doc["action"]}  # fmt: skip
+    out["deploy"] = {
+        "wall_s": round(wall, 1),
+        "version": doc["version"],
+        "source_gate": doc["source_gate"],
+        "action": doc["action"],
+    }
     BUILD.write_text(json.dumps(out, indent=2) + "\n")
     return out
 
@@ -191,8 +204,13 @@ def draw_users(users: np.ndarray, n: int, cold: float, rng: np.random.Generator)
 
 def quantiles_ms(seconds: list[float]) -> dict:
     q = np.quantile(np.asarray(seconds) * 1000, [0.5, 0.9, 0.99, 0.999])
-    return {"p50_ms": float(q[0]), "p90_ms": float(q[1]), "p99_ms": float(q[2]), "p99_9_ms": float(q[3]),
-            "calls": len(seconds)}  # fmt: skip
+    return {
+        "p50_ms": float(q[0]),
+        "p90_ms": float(q[1]),
+        "p99_ms": float(q[2]),
+        "p99_9_ms": float(q[3]),
+        "calls": len(seconds),
+    }
 
 
 def in_process(pred) -> dict:
@@ -218,7 +236,9 @@ def in_process(pred) -> dict:
 
     def with_json(u):
         a = pred.recommend([u], K)[0]
-        return orjson.dumps({"request_id": "x", "model": pred.name, "version": pred.version} | pred.to_json(a, K))
+        return orjson.dumps(
+            {"request_id": "x", "model": pred.name, "version": pred.version} | pred.to_json(a, K)
+        )
 
     for threads in (1, 2):
         with threadpool_limits(threads):
@@ -234,9 +254,13 @@ def in_process(pred) -> dict:
         pred.recommend(everyone, K)
         took.append(time.perf_counter() - t0)
     s = float(np.median(took))
-    out["all_users"] = {"seconds": s, "runs_s": took, "users": len(everyone),
-                        "users_per_s": len(everyone) / s,
-                        "scores_per_s": len(everyone) * len(pred.model.items) / s}  # fmt: skip
+    out["all_users"] = {
+        "seconds": s,
+        "runs_s": took,
+        "users": len(everyone),
+        "users_per_s": len(everyone) / s,
+        "scores_per_s": len(everyone) * len(pred.model.items) / s,
+    }
     return out
 
 
@@ -317,8 +341,14 @@ def check(port: int, pred, users: list[str], cold: list[str], batch: list[str]) 
     cold_flag = sum(not g["known"] for g in got[len(users) :])
     answer = json.loads(post(port, "/recommend", json.dumps({"users": batch, "k": K}).encode()))
     ok_post = sum(same(g, e) for g, e in zip(answer["lists"], pred.recommend(batch, K), strict=True))
-    return {"get_checked": len(got), "get_same": ok_get, "cold_checked": len(cold), "cold_answered_popular": cold_flag,
-            "post_checked": len(batch), "post_same": ok_post}  # fmt: skip
+    return {
+        "get_checked": len(got),
+        "get_same": ok_get,
+        "cold_checked": len(cold),
+        "cold_answered_popular": cold_flag,
+        "post_checked": len(batch),
+        "post_same": ok_post,
+    }
 
 
 def serve(workers: int, pred, args, files: dict[str, Path]) -> dict:
@@ -329,7 +359,11 @@ def serve(workers: int, pred, args, files: dict[str, Path]) -> dict:
     print("$", " ".join(map(str, cmd[1:])), flush=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [str(c) for c in cmd], cwd=WORK, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        [str(c) for c in cmd],
+        cwd=WORK,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     result: dict = {"workers": workers}
     try:
@@ -341,24 +375,24 @@ def serve(workers: int, pred, args, files: dict[str, Path]) -> dict:
         batch = draw_users(pred.model.users, BODY_USERS, args.cold, rng)
         result["check"] = check(port, pred, known, unknown, batch)
         result["get"] = loads(port, "/", files["get"], args, args.seconds, args.warmup)
-        g = result["get"]
-        print(
-            f"workers {workers} GET : {g['requests_per_s']:8,.0f} requests/s  p50 {g['p50_ms']:.2f}  "
-            f"p90 {g['p90_ms']:.2f}  p99 {g['p99_ms']:.2f}  p99.9 {g['p99_9_ms']:.2f} ms  "
-            f"not 200: {g['not_ok']}  (runs {g['runs_per_s']}, p99 {g['runs_p99_ms']})",
-            flush=True,
+        show(f"workers {workers} GET ", result["get"])
+        result["post"] = loads(
+            port, "/recommend", files["post"], args, args.post_seconds, min(args.warmup, 2)
         )
-        result["post"] = loads(port, "/recommend", files["post"], args, args.post_seconds, min(args.warmup, 2))
-        p = result["post"]
-        p["lists_per_s"] = p["requests_per_s"] * BODY_USERS
-        print(
-            f"workers {workers} POST: {p['requests_per_s']:8,.0f} requests/s ({p['lists_per_s']:,.0f} lists/s)  "
-            f"p50 {p['p50_ms']:.2f}  p99 {p['p99_ms']:.2f}  p99.9 {p['p99_9_ms']:.2f} ms  not 200: {p['not_ok']}",
-            flush=True,
-        )
+        result["post"]["lists_per_s"] = result["post"]["requests_per_s"] * BODY_USERS
+        show(f"workers {workers} POST", result["post"])
     finally:
         stop("poc2prod", proc)
     return result
+
+
+def show(label: str, x: dict) -> None:
+    print(
+        f"{label}: {x['requests_per_s']:8,.0f} requests/s  p50 {x['p50_ms']:.2f}  p90 {x['p90_ms']:.2f}  "
+        f"p99 {x['p99_ms']:.2f}  p99.9 {x['p99_9_ms']:.2f} ms  not 200: {x['not_ok_all_runs']}  "
+        f"(runs {x['runs_per_s']}/s, p99 {x['runs_p99_ms']} ms)",
+        flush=True,
+    )
 
 
 def request_files(pred, cold: float) -> tuple[dict[str, Path], dict]:
@@ -369,14 +403,19 @@ def request_files(pred, cold: float) -> tuple[dict[str, Path], dict]:
     (WORK / "get.paths").write_text("\n".join(paths) + "\n")
     (WORK / "get.lua").write_text(WRK_GET % (WORK / "get.paths") + WRK_DONE)
     bodies = [
-        json.dumps({"users": draw_users(pred.model.users, BODY_USERS, cold, rng), "k": K}, separators=(",", ":"))
+        json.dumps(
+            {"users": draw_users(pred.model.users, BODY_USERS, cold, rng), "k": K}, separators=(",", ":")
+        )
         for _ in range(N_BODIES)
     ]
     (WORK / "post.bodies").write_text("\n".join(bodies) + "\n")
     (WORK / "post.lua").write_text(WRK_SCRIPT % (WORK / "post.bodies") + WRK_DONE)
     cold_paths = sum(p.split("/")[2].split("?")[0] not in known for p in paths)
     cold_users = sum(u not in known for b in bodies for u in json.loads(b)["users"])
-    share = {"get_cold_share": cold_paths / len(paths), "post_cold_share": cold_users / (N_BODIES * BODY_USERS)}
+    share = {
+        "get_cold_share": cold_paths / len(paths),
+        "post_cold_share": cold_users / (N_BODIES * BODY_USERS),
+    }
     return {"get": WORK / "get.lua", "post": WORK / "post.lua"}, share
 
 
@@ -397,7 +436,9 @@ def batch(pred, runs: int) -> dict:
     users = [str(u) for u in pred.model.users]
     first = users[:100]
     expected = pred.recommend(first, K)
-    by_user = lists[lists["user"].isin(first)].sort_values(["user", "rank"]).groupby("user")["item"].apply(list)
+    by_user = (
+        lists[lists["user"].isin(first)].sort_values(["user", "rank"]).groupby("user")["item"].apply(list)
+    )
     same = sum(by_user.get(a.user) == [pred.model.items[j] for j in a.items[:K]] for a in expected)
     n_items = len(pred.model.items)
     return {
@@ -435,186 +476,3 @@ def machine() -> dict:
     return _report.machine(wrk=wrk_v.split(" Copyright")[0].strip(), versions=versions())
 
 
-def _ms(x: float) -> str:
-    return f"{x:.2f}"
-
-
-def section(doc: dict) -> str:
-    m, model, b, ip, bt = doc["meta"], doc["model"], doc["build"], doc["in_process"], doc["batch"]
-    http = doc["http"]
-    gates = f"`prove --budget {b['prove']['budget_s']:g}` ({b['prove']['best']})"
-    if "optimize" in b:
-        gates += f", `optimize --budget {b['optimize']['budget_s']:g}` ({b['optimize']['optimized']})"
-    lines = [
-        SECTION,
-        "",
-        "Reproduce: `.venv/bin/python bench/recommend_serving.py --write` (how it works: its docstring; "
-        "`--fresh` rebuilds the project)"
-        + (f"; this run: `{m['argv']}`" if m["argv"] else "")
-        + ".",
-        "",
-        f"Measured {m['date']} on {m['cpus']} cores (load average {m['load_average_at_start'][0]:.2f} at the "
-        f"start); poc2prod {m['versions']['poc2prod']}, NumPy {m['versions']['numpy']}, {m['wrk']}. The "
-        f"champion: version {model['version']}, **{model['model']}**, deployed from `{model['source_gate']}` "
-        f"after `init --example recommend` (UCI Online Retail), {gates}, `deploy` (built {b['built']}); "
-        f"{model['users']:,} known users x {model['items']:,} items. HTTP: `poc2prod serve --workers N` on "
-        "127.0.0.1 (Prometheus metrics and the prediction log on, as shipped), loaded by wrk from a second "
-        "process on the same cores, 1 thread, 8 connections (concurrency 8); each GET one user's top 10, "
-        f"the user drawn at random per request from the known users, {doc['cold']['get_cold_share']:.0%} of "
-        "the requests for ids the model has never seen (cold start: it answers the popular list); each POST "
-        f"{BODY_USERS} such users. {m['warmup']:g} s warm-up, then the median of {m['runs']} loads of "
-        f"{m['seconds']:g} s (POST: {m['post_seconds']:g} s); latency percentiles from wrk's histogram.",
-        "",
-        "| request | workers | requests/s | lists/s | p50 ms | p90 ms | p99 ms | p99.9 ms | not 200 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for kind, label, users in (("get", "GET /recommend/{user}?k=10", 1), ("post", f"POST /recommend, {BODY_USERS} users", BODY_USERS)):
-        for r in http:
-            x = r[kind]
-            lines.append(
-                f"| {label} | {r['workers']} | {x['requests_per_s']:,.0f} | {x['requests_per_s'] * users:,.0f} | "
-                f"{_ms(x['p50_ms'])} | {_ms(x['p90_ms'])} | **{_ms(x['p99_ms'])}** | {_ms(x['p99_9_ms'])} | "
-                f"{x['not_ok_all_runs']} |"
-            )
-    lines += [
-        "",
-        "| in-process, one user's top 10 (this process, no HTTP) | p50 ms | p90 ms | p99 ms | p99.9 ms |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for key, label in (
-        ("known_threads_1", "`pred.recommend([user], 10)`, known user, 1 BLAS thread"),
-        ("known_threads_2", "the same, 2 BLAS threads"),
-        ("cold_threads_1", "unknown user (the popular list), 1 thread"),
-        ("known_with_json_threads_1", "known user, with the answer turned into the service's JSON, 1 thread"),
-    ):
-        x = ip[key]
-        lines.append(f"| {label} | {_ms(x['p50_ms'])} | {_ms(x['p90_ms'])} | {_ms(x['p99_ms'])} | {_ms(x['p99_9_ms'])} |")
-    a = ip["all_users"]
-    lines += [
-        "",
-        f"| batch: every known user's top 10 ({bt['users']:,} users x {bt['items']:,} items) | seconds | users/s | "
-        "user x item scores/s |",
-        "|---|---:|---:|---:|",
-        f"| `poc2prod score --all-users` (the job, median of {len(bt['runs_s'])}; the whole command "
-        f"{bt['wall_s']:.1f} s with interpreter start and model load) | {bt['seconds']:.2f} | "
-        f"{bt['users_per_s']:,.0f} | {bt['scores_per_s'] / 1e6:,.1f} M |",
-        f"| the model alone, in-process `pred.recommend(all users, 10)` (median of 3) | {a['seconds']:.2f} | "
-        f"{a['users_per_s']:,.0f} | {a['scores_per_s'] / 1e6:,.1f} M |",
-        "",
-    ]
-    best = min(http, key=lambda r: r["get"]["p99_ms"])
-    per = "; ".join(f"--workers {r['workers']}: p99 {_ms(r['get']['p99_ms'])} ms at {r['get']['requests_per_s']:,.0f}/s "
-                    f"(runs' p99 {', '.join(_ms(p) for p in r['get']['runs_p99_ms'])})" for r in http)  # fmt: skip
-    met = best["get"]["p99_ms"] < TARGET_P99_MS
-    lines.append(
-        f"- Target, one user's top 10 served in under {TARGET_P99_MS:g} ms p99 at concurrency 8: {per}: "
-        + (f"**met** with --workers {best['workers']}." if met else "**NOT met**.")
-    )
-    floor = ip["known_threads_1"]
-    lines.append(
-        f"- The floor under HTTP: the model alone takes p50 {_ms(floor['p50_ms'])} ms, p99 {_ms(floor['p99_ms'])} ms "
-        "per user in-process; with 8 requests in flight on 2 cores, a request also waits for the others' "
-        "model calls (the service batches the users of requests that arrive in the same event-loop turn "
-        "into one model call)."
-    )
-    lines.append(
-        f"- Batch: {bt['users']:,} lists in {bt['seconds']:.2f} s, **{bt['users_per_s']:,.0f} users/s**, "
-        f"{bt['scores_per_s'] / 1e6:,.1f} M user x item scores/s (runs: "
-        f"{', '.join(f'{s:.2f}' for s in bt['runs_s'])} s); the model alone accounts for "
-        f"{a['seconds'] / bt['seconds']:.0%} of the job (the rest: item names, the Parquet file, the prediction log)."
-    )
-    checks = [f"--workers {r['workers']}: GET {r['check']['get_same']}/{r['check']['get_checked']}, "
-              f"POST {r['check']['post_same']}/{r['check']['post_checked']}" for r in http]  # fmt: skip
-    lines.append(
-        "- Served lists equal to the in-process predictor's (same items, same order): "
-        + "; ".join(checks)
-        + f". Unknown users answered the popular list: {sum(r['check']['cold_answered_popular'] for r in http)}"
-        f"/{sum(r['check']['cold_checked'] for r in http)}. Batch file: {bt['rows_written']:,} rows, "
-        + ("10 items for every known user" if bt["every_user_k_items"] else "NOT 10 items for every known user")
-        + f", the first 100 users' lists equal to in-process {bt['first_100_same_as_in_process']}/100."
-    )
-    if m["load_average_at_start"][0] > QUIET_LOAD:
-        lines.append(
-            f"- Not a quiet machine: the load average was {m['load_average_at_start'][0]:.2f} at the start "
-            f"({m['load_average_at_end'][0]:.2f} at the end) on {m['cpus']} cores: other processes shared "
-            "the cores these figures were measured on; rerun on a quiet machine."
-        )
-    return "\n".join(lines) + "\n"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fresh", action="store_true", help="rebuild the project even if deployed")
-    parser.add_argument("--prove-budget", type=float, default=60)
-    parser.add_argument("--optimize-budget", type=float, default=120, help="0: deploy prove's model")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--post-seconds", type=float, default=5)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--warmup", type=float, default=5)
-    parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--cold", type=float, default=0.05)
-    parser.add_argument("--batch-runs", type=int, default=3)
-    parser.add_argument("--write", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: `apt-get install wrk` (Debian's package)")
-    workers = [int(w) for w in args.workers.split(",") if w]
-    meta = machine() | {
-        "argv": " ".join(sys.argv[1:]),
-        "seconds": args.seconds,
-        "post_seconds": args.post_seconds,
-        "runs": args.runs,
-        "warmup": args.warmup,
-        "workers": workers,
-        "cold": args.cold,
-    }
-    started = time.monotonic()
-    if args.fresh or not deployed():
-        built = build(args)
-    else:
-        built = json.loads(BUILD.read_text())
-        print(f"reusing {PROJECT} (built {built['built']}; --fresh rebuilds it)", flush=True)
-
-    from poc2prod import Project
-
-    pred = Project.load(PROJECT).predictor()
-    model = {
-        "model": pred.settings["model"],
-        "recipe": pred.settings.get("recipe"),
-        "version": pred.version,
-        "source_gate": pred.settings.get("source_gate"),
-        "holdout": pred.settings.get("holdout"),
-        "users": len(pred.model.users),
-        "items": len(pred.model.items),
-    }
-    print(f"champion: version {model['version']} {model['model']} ({model['users']:,} users x {model['items']:,} items)")
-    pred.warm()
-    inproc = in_process(pred)
-    for key, x in inproc.items():
-        if "p50_ms" in x:
-            print(f"in-process {key:26s} p50 {x['p50_ms']:.3f}  p99 {x['p99_ms']:.3f}  p99.9 {x['p99_9_ms']:.3f} ms")
-    print(f"in-process all users: {inproc['all_users']['seconds']:.2f} s ({inproc['all_users']['users_per_s']:,.0f} users/s)")
-
-    files, cold = request_files(pred, args.cold)
-    http = [serve(w, pred, args, files) for w in workers]
-    lists = batch(pred, args.batch_runs)
-    print(
-        f"batch: {lists['users']:,} users in {lists['seconds']:.2f} s ({lists['users_per_s']:,.0f} users/s, "
-        f"{lists['scores_per_s'] / 1e6:.1f} M scores/s); command {lists['wall_s']:.1f} s",
-        flush=True,
-    )
-    meta["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    meta["total_s"] = round(time.monotonic() - started, 1)
-    doc = {"meta": meta, "build": built, "model": model, "cold": cold, "in_process": inproc, "http": http,
-           "batch": lists}  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    text = section(doc)
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
-
-
-if __name__ == "__main__":
-    main()

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from poc2prod import Project
+from poc2prod.errors import DataError, ProjectError
 from poc2prod.scaffold import infer_task
-from tests.conftest import BANK, GERMAN, TAIWAN
+from tests.conftest import BANK, GERMAN, RETAIL, TAIWAN
 
 
 def test_task_inference():
@@ -70,3 +71,51 @@ def test_database_source(tmp_path, german):
     assert project.spec.data.query == "SELECT * FROM loans"
     result = project.prove(budget=10, models=["logistic_regression"])
     assert result.data["labelled_rows"] == 1000
+
+
+def test_an_interaction_log_without_a_target_becomes_a_recommend_project(tmp_path):
+    project = Project.init(tmp_path / "shop", data=RETAIL)
+    spec = project.spec
+    assert spec.task == "recommend" and spec.target is None
+    c, r = spec.columns, spec.recommend
+    assert (c.user, c.item, c.time, c.weight) == ("CustomerID", "StockCode", "InvoiceDate", "Quantity")
+    assert (r.invoice, r.price, r.description) == ("InvoiceNo", "UnitPrice", "Description")
+    assert spec.value.margin == 0.3 and str(spec.criteria[0]) == "recall@10 >= 0.05"
+
+
+def test_unusual_role_names_are_given_and_a_missing_one_is_named(tmp_path, retail_raw):
+    frame = retail_raw.head(2000).rename(
+        columns={"CustomerID": "who", "StockCode": "what", "InvoiceDate": "at"}
+    )
+    data = tmp_path / "log.parquet"
+    frame.to_parquet(data)
+    with pytest.raises(ProjectError, match="init needs --target .* pass --task recommend"):
+        Project.init(tmp_path / "a", data=data)
+    with pytest.raises(DataError, match="could not tell which column is the user .* --user COLUMN"):
+        Project.init(tmp_path / "b", data=data, task="recommend")
+    with pytest.raises(DataError, match="--item 'sku' is not a column"):
+        Project.init(tmp_path / "c", data=data, task="recommend", roles={"user": "who", "item": "sku"})
+    spec = Project.init(tmp_path / "d", data=data, roles={"user": "who", "item": "what", "time": "at"}).spec
+    assert (spec.task, spec.columns.user, spec.columns.item, spec.columns.time) == (
+        "recommend",
+        "who",
+        "what",
+        "at",
+    )
+
+
+def test_a_price_share_needs_a_price_column(tmp_path):
+    from poc2prod.errors import SpecError
+    from poc2prod.spec import Spec
+
+    doc = {
+        "task": "recommend",
+        "data": {"source": "log.csv"},
+        "columns": {"user": "u", "item": "i", "time": "t"},
+        "criteria": ["recall@10 >= 0.05"],
+        "value": {"margin": 0.3},
+    }
+    with pytest.raises((SpecError, ValueError), match="value.margin is a share of each item's price"):
+        Spec.model_validate(doc)
+    doc["recommend"] = {"price": "p"}
+    assert Spec.model_validate(doc).value.margin == 0.3

@@ -67,7 +67,8 @@ def scaffold(
     if target is None:
         from poc2prod.scaffold_recommend import infer_roles, render_recommend_spec
 
-        if task is None and not _reads_as_log(frame):
+        named = any((roles or {}).values())  # naming a user, item or time column says it is a log
+        if task is None and not named and not _reads_as_log(frame):
             raise ProjectError(
                 "init needs --target (the column to predict); for a user × item log, pass "
                 "--task recommend (and --user/--item/--time if their names are unusual)."
