@@ -665,7 +665,8 @@ class _Service:
 
 
 async def _load(loader: Callable[[], Predictor] | Predictor) -> Predictor:
-    return loader if isinstance(loader, Predictor) else await asyncio.to_thread(loader)
+    # A predictor (of rows or of lists) is served as given; a loader is called off the event loop.
+    return await asyncio.to_thread(loader) if callable(loader) else loader
 
 
 def create_app(
