@@ -101,13 +101,7 @@ def score_file(
     finally:
         if log is not None:
             log.close()
-    result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix.lower() == ".csv":
-        result.to_csv(output, index=False)
-    else:
-        result.to_parquet(output, index=False)
+    output = write_table(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), output)
     return ScoreResult(
         rows=len(frame),
         scored=scored,
@@ -117,6 +111,17 @@ def score_file(
         version=predictor.version,
         seconds=time.monotonic() - started,
     )
+
+
+def write_table(frame: pd.DataFrame, output: Path) -> Path:
+    """Write a scoring job's output: CSV when the name ends in .csv, else Parquet."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() == ".csv":
+        frame.to_csv(output, index=False)
+    else:
+        frame.to_parquet(output, index=False)
+    return output
 
 
 def _as_numbers(rows: pd.DataFrame, predictor: Predictor) -> tuple[pd.DataFrame, list[Problem]]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from poc2prod.errors import DataError
 from poc2prod.serve._recommend import RecommendPredictor
-from poc2prod.serve._score import ScoreResult
+from poc2prod.serve._score import ScoreResult, write_table
 from poc2prod.store._predlog import LogWriter
 
 _CHUNK = 2048  # users per model call: the scores block is chunk × catalogue floats
@@ -101,12 +101,7 @@ def score_users(
             log.close()
     result = pd.concat(parts, ignore_index=True)
     result["score"] = result["score"].where(np.isfinite(result["score"]))
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix.lower() == ".csv":
-        result.to_csv(output, index=False)
-    else:
-        result.to_parquet(output, index=False)
+    output = write_table(result, output)
     unknown = len(users) - known
     return ScoreResult(
         rows=len(users),
