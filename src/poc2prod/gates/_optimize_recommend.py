@@ -243,16 +243,16 @@ def run_optimize_recommend(
 
 
 def _deadline(study, started: float, budget: float) -> float:
-    """When tuning must stop: early enough to refit each family's best twice (on the selection cut,
-    if an earlier run found it, and on the whole past), score and record; at least a
-    :data:`_RESERVE` share of the budget is kept."""
+    """When tuning must stop: early enough to refit each family's best (on the selection cut, if an
+    earlier run found it, and on the whole past, with prove's model beside it), blend, score and
+    record; at least a :data:`_RESERVE` share of the budget is kept."""
     best: dict[str, Any] = {}
     for t in _finished(study):
         family = t.params.get("model")
         if family not in best or t.value > best[family].value:
             best[family] = t
     # The whole past is ~1.25× the selection cut's training rows, and prove's model is refitted too.
-    refits = sum(3 * t.user_attrs.get("seconds", 0.0) for t in best.values())
+    refits = sum(4 * t.user_attrs.get("seconds", 0.0) for t in best.values())
     return started + budget - max(_RESERVE * budget, refits + 5.0)
 
 
@@ -271,12 +271,14 @@ def _best_blend(
     candidates: list[tuple[dict[str, Any], Scored]], models: list, judge: Judge, primary: str
 ) -> tuple[dict[str, Any], Scored]:
     """The two families' best blended, the first member's weight the one of :data:`_WEIGHTS` that
-    scores best on the selection cut (the blend reuses the fitted members: nothing is refitted)."""
-    from poc2prod.recommend import Blend
+    scores best on the selection cut. Each member's scores for the judged users are computed once
+    (what Blend would compute for each weight), and every weight only re-ranks their sum."""
+    from poc2prod.recommend._models import FixedScores, scaled_scores
 
+    first, second = (scaled_scores(m, judge.users) for m in models)
     best = None
     for w in _WEIGHTS:
-        blend = Blend(models, [float(w), float(1 - w)]).fitted_on(judge.X)
+        blend = FixedScores(w * first + (1 - w) * second, judge.users).fitted_on(judge.X)
         scored = judge.score("blend", blend, fitted=True)
         scored.fit_seconds = sum(s.fit_seconds for _, s in candidates)
         if best is None or scored.metrics[primary] > best[1].metrics[primary]:

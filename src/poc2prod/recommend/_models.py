@@ -327,11 +327,40 @@ class Blend(_Recommender):
         """Users × items: the weighted sum of the members' per-user scaled scores."""
         total = None
         for member, w in zip(self.members, self.weights, strict=True):
-            s = np.array(member.scores(user_rows), dtype=np.float64)
-            top = np.abs(s).max(axis=1, keepdims=True)
-            s = float(w) * s / np.where(top > 0, top, 1.0)
+            s = float(w) * scaled_scores(member, user_rows)
             total = s if total is None else total + s
         return total
+
+
+def scaled_scores(model, user_rows) -> np.ndarray:
+    """A model's scores, each user's row divided by its largest absolute value (zero rows stay 0)."""
+    s = np.array(model.scores(user_rows), dtype=np.float64)
+    top = np.abs(s).max(axis=1, keepdims=True)
+    return s / np.where(top > 0, top, 1.0)
+
+
+class FixedScores(_Recommender):
+    """Scores computed elsewhere for a fixed set of user rows, ranked like any model's: how a blend
+    weight is tried without recomputing its members' scores for every weight.
+
+    >>> import scipy.sparse as sp
+    >>> m = FixedScores(np.array([[0.1, 0.9, 0.5]]), users=np.array([4])).fitted_on(sp.csr_matrix((5, 3)))
+    >>> m.recommend([4], k=2).tolist()
+    [[1, 2]]
+    """
+
+    def __init__(self, table: np.ndarray, users: np.ndarray):
+        self.table = table
+        self.users = users
+
+    def fitted_on(self, X) -> FixedScores:
+        """Ready to rank, with ``X`` the matrix whose items are left out."""
+        self._remember(X)
+        return self
+
+    def scores(self, user_rows) -> np.ndarray:
+        """The stored rows of the users asked for (each must be one of ``users``)."""
+        return self.table[np.searchsorted(self.users, np.asarray(user_rows, dtype=np.int64).ravel())]
 
 
 def _solve_rows(extra: sp.csr_matrix, other: np.ndarray, regularization: float) -> np.ndarray:
