@@ -15,10 +15,10 @@ The project is made the way a user makes it, through the `poc2prod` command line
 bench/work/recommend_serving/retail: `init --example recommend` (the shipped UCI Online Retail
 invoice log), `prove --budget 60`, `optimize --budget 120` (it tunes item-kNN and ALS and may pick
 a blend of them), `deploy`; the champion is whatever that chain deploys, and its recipe is recorded.
-The project is reused when it is already deployed (its build, and the gates' wall times, are read
-back from build.json beside it); --fresh rebuilds it. Each run appends to the project's prediction
-log (every served list is logged, as shipped); no feedback is ever posted, so no run changes the
-lists of the next.
+The project is reused when it is deployed and was built with the same budgets (its build, and the
+gates' wall times, are read back from build.json beside it); --fresh rebuilds it. The project's
+prediction log is emptied at the start of each run (every served list is logged, as shipped, and
+runs would pile them up); no feedback is ever posted, so no run changes the lists of the next.
 
 What it measures, in this order:
 
@@ -26,9 +26,11 @@ What it measures, in this order:
    user's top 10 through the deployed predictor, `pred.recommend([user], 10)`, timed 3,000 times
    over users drawn at random from the known users, under a BLAS limit of 1 thread (what each
    worker of `serve --workers 2` gets) and of 2 (`--workers 1`); the same for users the model has
-   never seen (cold start: the popular list); and, with 1 thread, the work the service adds per
-   request on top of the model (the list turned into JSON: item ids, names, scores) timed with it.
-   p50 / p99 / p99.9 of each.
+   never seen (cold start: the popular list); with 1 thread, the work the service adds per
+   request on top of the model (the list turned into JSON: item ids, names, scores) timed with it;
+   and 1,000 calls for 8 users at once (what the service's batcher hands the model when 8 requests
+   arrive in one event-loop turn), with 1 and 2 threads. p50 / p90 / p99 / p99.9 of each. Then
+   every known user's list in one call, the median of 3.
 2. HTTP. `poc2prod serve --workers N` (N from --workers) on 127.0.0.1, with Prometheus metrics and
    the prediction log on, as shipped. Before the load, the lists served for 50 known and 5 unknown
    users (GET) and for one 100-user POST are checked against the in-process predictor's (the same
@@ -49,7 +51,7 @@ What it measures, in this order:
    interpreter start and model load included, beside it), users/s and user x item scores/s (every
    user is scored against the whole catalogue). The output is checked: 10 items for every known
    user, the first 100 users' lists equal to the in-process predictor's. Beside it, the model alone
-   in this process: `pred.recommend(all users, 10)`, the median of 3.
+   in this process (from step 1). The prediction log's line count (one per list) is recorded.
 
 Run it on an otherwise quiet machine: every figure shares the same 2 cores. The load average at
 the start is recorded, and the section says so when the machine was not quiet.
@@ -89,6 +91,7 @@ TARGET_P99_MS = 2.0
 N_PATHS, N_BODIES, BODY_USERS = 4_000, 200, 100
 N_INPROC = 3_000
 N_CHECK_KNOWN, N_CHECK_COLD = 50, 5
+COLD_DEFAULT = 0.05
 QUIET_LOAD = 0.5  # load average at the start above which the machine was not quiet (2 cores)
 
 # GET requests: wrk sends one of the paths (a file of them, one per line) drawn at random; they are
@@ -136,17 +139,22 @@ def cli(*args, log: str, as_json: bool = True) -> tuple[dict, float]:
     return (json.loads(proc.stdout) if as_json else {}), wall
 
 
-def deployed() -> bool:
-    """Whether the project exists with a deployed champion (and its build record)."""
+def reusable(args) -> str | None:
+    """Why the project must be (re)built, or None when a deployed one built with these budgets exists."""
     if not (PROJECT / "poc2prod.yaml").exists() or not BUILD.exists():
-        return False
+        return "no project yet"
+    built = json.loads(BUILD.read_text())
+    wanted = (args.prove_budget, args.optimize_budget or None)
+    had = (built["prove"]["budget_s"], built.get("optimize", {}).get("budget_s"))
+    if wanted != had:
+        return f"it was built with prove/optimize budgets {had}, not {wanted}"
     from poc2prod import Project
 
     try:
         Project.load(PROJECT).predictor()
-    except Exception:  # not deployed, or broken: rebuild
-        return False
-    return True
+    except Exception as e:  # not deployed, or broken
+        return f"its champion does not load ({e})"
+    return None
 
 
 def build(args) -> dict:
@@ -215,8 +223,8 @@ def quantiles_ms(seconds: list[float]) -> dict:
 
 
 def in_process(pred) -> dict:
-    """One user's top 10 in this process: the model alone (1 and 2 BLAS threads), a cold user, and
-    the model with the service's JSON on top."""
+    """Model calls in this process: one user's top 10 (1 and 2 BLAS threads), a cold user's, one with
+    the service's JSON on top, 8 users at once (1 and 2 threads), and every known user's."""
     import orjson
     from threadpoolctl import threadpool_limits
 
@@ -241,9 +249,12 @@ def in_process(pred) -> dict:
             {"request_id": "x", "model": pred.name, "version": pred.version} | pred.to_json(a, K)
         )
 
+    # Eight users in one call: what the service's batcher makes of 8 requests arriving together.
+    groups = [draw_users(pred.model.users, 8, COLD_DEFAULT, rng) for _ in range(N_INPROC // 3)]
     for threads in (1, 2):
         with threadpool_limits(threads):
             out[f"known_threads_{threads}"] = timed(lambda u: pred.recommend([u], K), users)
+            out[f"eight_threads_{threads}"] = timed(lambda g: pred.recommend(g, K), groups)
     with threadpool_limits(1):
         out["cold_threads_1"] = timed(lambda u: pred.recommend([u], K), unknown)
         out["known_with_json_threads_1"] = timed(with_json, users)
@@ -487,7 +498,7 @@ def section(doc: dict) -> str:
     gates = f"`prove --budget {b['prove']['budget_s']:g}` ({b['prove']['best']})"
     if "optimize" in b:
         gates += f", `optimize --budget {b['optimize']['budget_s']:g}` ({b['optimize']['optimized']})"
-    this_run = f"; this run: `{m['argv']}`" if m["argv"] else ""
+    this_run = f"; this run: `{m['argv']}`" if m["argv"] else ""  # the options that change figures
     lines = [
         SECTION,
         "",
@@ -504,8 +515,9 @@ def section(doc: dict) -> str:
         "as soon as the last is answered. Each GET asks for one user's top 10, the user drawn at random per "
         f"request from the known users, {doc['cold']['get_cold_share']:.0%} of the requests for ids the "
         f"model has never seen (cold start: the popular list); each POST for {BODY_USERS} such users. "
-        f"{m['warmup']:g} s warm-up, then the median of {m['runs']} loads of {m['seconds']:g} s (POST: "
-        f"{m['post_seconds']:g} s); latencies are wrk's, per request.",
+        f"{m['warmup']:g} s warm-up, then "
+        + (f"the median of {m['runs']} loads" if m["runs"] > 1 else "one load")
+        + f" of {m['seconds']:g} s (POST: {m['post_seconds']:g} s); latencies are wrk's, per request.",
         "",
         "| request | workers | requests/s | lists/s | mean ms | p50 ms | p90 ms | p99 ms | p99.9 ms "
         "| not 200 |",
@@ -525,7 +537,7 @@ def section(doc: dict) -> str:
             )
     lines += [
         "",
-        "| in-process, one user's top 10 (this process, no HTTP) | p50 ms | p90 ms | p99 ms | p99.9 ms |",
+        "| in-process, per model call (this process, no HTTP) | p50 ms | p90 ms | p99 ms | p99.9 ms |",
         "|---|---:|---:|---:|---:|",
     ]
     for key, label in (
@@ -533,6 +545,8 @@ def section(doc: dict) -> str:
         ("known_threads_2", "the same, 2 BLAS threads"),
         ("cold_threads_1", "unknown user (the popular list), 1 thread"),
         ("known_with_json_threads_1", "known user, the answer turned into the service's JSON, 1 thread"),
+        ("eight_threads_1", "8 users in one call (the batcher's share of 8 requests in one turn), 1 thread"),
+        ("eight_threads_2", "the same, 2 BLAS threads (what each model call gets with `--workers 1`)"),
     ):
         x = ip[key]
         lines.append(
@@ -545,7 +559,9 @@ def section(doc: dict) -> str:
         f"| batch: every known user's top 10 ({bt['users']:,} users x {bt['items']:,} items) | seconds | "
         "users/s | user x item scores/s |",
         "|---|---:|---:|---:|",
-        f"| `poc2prod score --all-users`: the job, median of {len(bt['runs_s'])} (the whole command: "
+        "| `poc2prod score --all-users`: the job, "
+        + (f"median of {len(bt['runs_s'])}" if len(bt["runs_s"]) > 1 else "one run")
+        + f" (the whole command: "
         f"{bt['wall_s']:.1f} s, interpreter start and model load included) | {bt['seconds']:.2f} | "
         f"{bt['users_per_s']:,.0f} | {bt['scores_per_s'] / 1e6:,.1f} M |",
         f"| the model alone: `pred.recommend(all users, 10)` in-process, median of 3 | {a['seconds']:.2f} | "
@@ -575,9 +591,9 @@ def section(doc: dict) -> str:
     lines.append(
         f"- Batch: {bt['users']:,} lists in {bt['seconds']:.2f} s, **{bt['users_per_s']:,.0f} users/s**, "
         f"{bt['scores_per_s'] / 1e6:,.1f} M user x item scores/s (each run: "
-        f"{', '.join(f'{s:.2f}' for s in bt['runs_s'])} s); the model call is "
-        f"{a['seconds'] / bt['seconds']:.0%} of the job's time (the rest: item names, the Parquet file, "
-        "the prediction log)."
+        f"{', '.join(f'{s:.2f}' for s in bt['runs_s'])} s), one process; the model alone, in this process: "
+        f"{a['seconds']:.2f} s. Two `serve` workers answering 100-user POSTs made "
+        f"{max(r['post']['lists_per_s'] for r in http):,.0f} lists/s."
     )
     checks = "; ".join(
         f"--workers {r['workers']}: GET {r['check']['get_same']}/{r['check']['get_checked']}, "
@@ -593,7 +609,8 @@ def section(doc: dict) -> str:
         f"- Served lists equal to the in-process predictor's (same items, same order): {checks}; unknown "
         f"users answered with the popular list: {cold_ok}/{cold_n}. The batch file: {bt['rows_written']:,} "
         f"rows, {every}; the first 100 users' lists equal to in-process: "
-        f"{bt['first_100_same_as_in_process']}/100."
+        f"{bt['first_100_same_as_in_process']}/100. The prediction log held {bt['lists_logged']:,} lists "
+        "afterwards (every load, warm-ups, checks and batch jobs included)."
     )
     if m["load_average_at_start"][0] > QUIET_LOAD:
         lines.append(
@@ -614,7 +631,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--cold", type=float, default=0.05)
+    parser.add_argument("--cold", type=float, default=COLD_DEFAULT)
     parser.add_argument("--batch-runs", type=int, default=3)
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -625,7 +642,11 @@ def main() -> None:
     if not workers or min(workers) < 1:
         parser.error("--workers: one or more worker counts, e.g. 1,2")
     meta = machine() | {
-        "argv": " ".join(sys.argv[1:]),
+        "argv": " ".join(
+            f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if k not in ("write", "out", "fresh") and v != parser.get_default(k)
+        ),
         "seconds": args.seconds,
         "post_seconds": args.post_seconds,
         "runs": args.runs,
@@ -634,7 +655,9 @@ def main() -> None:
         "cold": args.cold,
     }
     started = time.monotonic()
-    if args.fresh or not deployed():
+    why = "--fresh" if args.fresh else reusable(args)
+    if why:
+        print(f"building {PROJECT}: {why}", flush=True)
         built = build(args)
     else:
         built = json.loads(BUILD.read_text())
@@ -642,7 +665,12 @@ def main() -> None:
 
     from poc2prod import Project
 
-    pred = Project.load(PROJECT).predictor()
+    project = Project.load(PROJECT)
+    # The benchmark's own project: its prediction log is emptied so that runs do not pile up logs
+    # (the service replays only the feedback log at start-up, and no feedback is ever posted here).
+    for old_log in project.log_folder.glob("predictions-*"):
+        old_log.unlink()
+    pred = project.predictor()
     model = {
         "model": pred.settings["model"],
         "recipe": pred.settings.get("recipe"),
@@ -671,6 +699,9 @@ def main() -> None:
         f"batch: {lists['users']:,} users in {lists['seconds']:.2f} s ({lists['users_per_s']:,.0f} users/s, "
         f"{lists['scores_per_s'] / 1e6:.1f} M scores/s); command {lists['wall_s']:.1f} s",
         flush=True,
+    )
+    lists["lists_logged"] = sum(
+        sum(1 for _ in f.open("rb")) for f in project.log_folder.glob("predictions-*.jsonl")
     )
     meta["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     meta["total_s"] = round(time.monotonic() - started, 1)

@@ -105,3 +105,19 @@ def test_recipes_round_trip_through_json_and_optuna_parameters():
     }
     with pytest.raises(ProjectError, match="unknown recommender 'svd'"):
         build({"model": "svd"})
+
+
+def test_precomputed_lists_answer_exactly_as_the_live_model(split):
+    import pickle
+
+    model = DeployedRecommender(ItemKNN(), split.train)
+    users = [*model.users[:300], "no such customer"]
+    first = model.recommend([users[0]], 20)[0].items
+    exclude = {users[0]: set(first[:15].tolist()), users[1]: {int(first[0])}}  # 15: past the spare depth
+    live = {k: model.recommend(users, k, exclude) for k in (10, 30)}
+    assert model.precompute(depth=20, max_users=200) == 200  # users past 200 stay live
+    for k in (10, 30):
+        for a, b in zip(live[k], model.recommend(users, k, exclude), strict=True):
+            assert a.user == b.user and a.known == b.known
+            assert a.items.tolist() == b.items.tolist() and np.allclose(a.scores, b.scores)
+    assert pickle.loads(pickle.dumps(model))._lists is None  # never stored with the model

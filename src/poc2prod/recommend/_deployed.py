@@ -23,6 +23,8 @@ from poc2prod.recommend._models import Blend, ItemKNN, MostPopular
 
 _FALLBACK_DAYS = 30
 _REASON_NEIGHBOURS = 50
+_PRECOMPUTED_USERS = 500_000  # users whose lists a service keeps: at depth 50, ~400 MB at most
+_CHUNK_USERS = 256  # users scored per model call when lists are computed in bulk
 
 
 @dataclass
@@ -54,6 +56,26 @@ class DeployedRecommender:
         self.popular = MostPopular(window_days=_FALLBACK_DAYS).fit(X, item_times=times)
         self.similarity = _similarity(self.model, X)
         self._seen = self.model.interactions_
+        self._lists: tuple[np.ndarray, np.ndarray] | None = None  # see precompute
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The precomputed lists are rebuilt where they are served, never stored with the model.
+        return {**self.__dict__, "_lists": None}
+
+    def precompute(self, depth: int, max_users: int = _PRECOMPUTED_USERS) -> int:
+        """Compute and keep the top ``depth`` of the first ``max_users`` known users, so that a
+        request is a lookup: a user's top k is the head of her top ``depth`` (the ranking is by
+        score, then item index), with her later purchases skipped. A request the kept lists cannot
+        answer (a deeper k, more later purchases than the spare depth) is computed as before.
+        Returns the number of users kept."""
+        n = min(self.n_users, int(max_users))
+        items = np.empty((n, depth), dtype=np.int64)
+        scores = np.empty((n, depth))
+        for start in range(0, n, _CHUNK_USERS):
+            rows = np.arange(start, min(n, start + _CHUNK_USERS))
+            items[rows], scores[rows] = self.model.top(rows, depth)
+        self._lists = (items, scores)
+        return n
 
     @property
     def n_users(self) -> int:
@@ -81,6 +103,14 @@ class DeployedRecommender:
         known = [i for i, r in enumerate(rows) if r is not None]
         out: list[Answer | None] = [None] * len(users)
         extra = exclude or {}
+        if known and self._lists is not None:
+            kept, depth = len(self._lists[0]), self._lists[0].shape[1]
+            for i in list(known):
+                r, skip = rows[i], extra.get(users[i])
+                if r < kept and k + len(skip or ()) <= depth:
+                    keep = _kept(self._lists[0][r], skip, k)
+                    out[i] = Answer(users[i], self._lists[0][r][keep], self._lists[1][r][keep], True)
+            known = [i for i in known if out[i] is None]
         if known:
             # Ask for more than k when later purchases must be skipped too.
             more = max((len(extra.get(users[i], ())) for i in known), default=0)

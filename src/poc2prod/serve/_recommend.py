@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 EVENTS = ("purchase", "click")
 MAX_USERS = 1000  # users per batch request: a larger job belongs to `poc2prod score`
 MAX_K = 1000
+_DEPTH = 50  # items kept per user ahead of requests: k = 10 with up to 40 later purchases skipped
 
 
 class RequestError(ValueError):
@@ -44,7 +45,9 @@ class RecommendPredictor:
         self.bought: dict[str, set[int]] = defaultdict(set)  # purchases reported since the fit
 
     def warm(self) -> None:
-        """Pay the first call's one-off costs before the first client does."""
+        """Compute every known user's list ahead (a request is then a lookup; 4,334 users took about
+        a second), and pay the first call's one-off costs before the first client does."""
+        self.model.precompute(depth=max(_DEPTH, 5 * self.k))
         self.model.recommend([self.model.users[0], "\0unknown"], self.k)
 
     def recommend(self, users: list[str], k: int) -> list[Answer]:

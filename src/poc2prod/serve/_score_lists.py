@@ -21,7 +21,7 @@ from poc2prod.serve._recommend import RecommendPredictor
 from poc2prod.serve._score import ScoreResult, write_table
 from poc2prod.store._predlog import LogWriter
 
-_CHUNK = 2048  # users per model call: the scores block is chunk × catalogue floats
+_CHUNK = 256  # users per model call: 256 ran at 6.4-7k users/s on the retail log, 2,048 at 4.5-5.2k
 
 
 def score_users(
