@@ -28,6 +28,15 @@ ProjectDir = Annotated[Path, typer.Option("-C", "--project", help="Project folde
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 
 
+BackendOption = Annotated[
+    str, typer.Option(help="local (this machine) or ray (a Ray cluster; pip install 'poc2prod[ray]').")
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(help="ray: the cluster (auto, or ray://host:10001); default: a Ray instance started here."),
+]
+
+
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
@@ -133,16 +142,29 @@ def optimize(
     trials: Annotated[
         int | None, typer.Option(help="Stop once the study holds this many finished trials.")
     ] = None,
+    backend: BackendOption = "local",
+    address: AddressOption = None,
+    trial_cpus: Annotated[int, typer.Option(help="ray: CPUs (and model threads) per tuning task.")] = 1,
     as_json: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Tune, engineer features, ensemble, calibrate, and choose the threshold that earns the most."""
+    """Tune, engineer features, ensemble, calibrate, and choose the threshold that earns the most.
+
+    With --backend ray, --workers tuning tasks of --trial-cpus CPUs each run on Ray."""
     from poc2prod.project import Project
 
     with _errors():
         project = Project.load(project_dir)
         with _Progress(enabled=not quiet, budget=budget or project.spec.budget.optimize) as progress:
-            result = project.optimize(budget=budget, workers=workers, trials=trials, on_event=progress.event)
+            result = project.optimize(
+                budget=budget,
+                workers=workers,
+                trials=trials,
+                on_event=progress.event,
+                backend=backend,
+                address=address,
+                trial_cpus=trial_cpus,
+            )
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -298,13 +320,38 @@ def serve(
     shadow: Annotated[
         bool, typer.Option("--shadow", help="Also score every row with the challenger, for the log only.")
     ] = False,
+    backend: BackendOption = "local",
+    address: AddressOption = None,
+    replicas: Annotated[int, typer.Option(help="ray: replicas of the service (Ray Serve).")] = 2,
+    autoscale: Annotated[
+        str | None, typer.Option(help="ray: MIN-MAX replicas, scaled with the requests in flight.")
+    ] = None,
 ) -> None:
-    """Serve the champion over HTTP: /predict, /feedback, /health, /ready, /metrics, /openapi.json."""
+    """Serve the champion over HTTP: /predict, /feedback, /health, /ready, /metrics, /openapi.json.
+
+    With --backend ray, the same service runs as a Ray Serve deployment of --replicas replicas."""
     from poc2prod.project import Project
     from poc2prod.serve._run import run_server
 
     with _errors():
         project = Project.load(project_dir)
+        if backend == "ray":
+            _serve_on_ray(
+                project,
+                host,
+                port,
+                replicas,
+                autoscale,
+                version,
+                api_key,
+                max_body,
+                not no_log,
+                shadow,
+                address,
+            )
+            return
+        if backend != "local":
+            raise _usage(f"--backend {backend!r} is not known; use local or ray")
         if workers < 1:
             raise _usage("--workers must be at least 1")
         _err().print(
@@ -342,14 +389,29 @@ def score(
         bool, typer.Option("--all-users", help="recommend: lists for every user the model knows.")
     ] = False,
     k: Annotated[int | None, typer.Option(help="recommend: items per user (default: the spec's).")] = None,
+    backend: BackendOption = "local",
+    address: AddressOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Score a file with the champion, with the service's validation and prediction log (for a
-    recommender: the lists of the users in a file, or of all users)."""
+    recommender: the lists of the users in a file, or of all users).
+
+    With --backend ray, --input is a folder or glob of files, scored by Ray Data into the folder
+    --output."""
     from poc2prod.project import Project
 
     with _errors():
         project = Project.load(project_dir)
+        if backend == "ray":
+            from poc2prod.scale._batch import score_on_ray
+
+            if str(input) == "-":
+                raise _usage("--input is required: a folder or a glob of Parquet or CSV files")
+            result = score_on_ray(project, str(input), output, version=version, address=address)
+            _show_scored(result, project, as_json)
+            return
+        if backend != "local":
+            raise _usage(f"--backend {backend!r} is not known; use local or ray")
         if str(input) == "-" and not all_users:
             raise _usage(
                 "--input is required: the CSV or Parquet file to score"
@@ -358,6 +420,10 @@ def score(
         source = None if all_users else input
         with _Progress(enabled=not as_json, budget=1.0, unit="rows") as progress:
             result = project.score(source, output, version=version, k=k, on_progress=progress.rows)
+    _show_scored(result, project, as_json)
+
+
+def _show_scored(result, project, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
         return
@@ -373,6 +439,71 @@ def score(
         )
     if result.note:
         _err().print(f"[cyan]note:[/] {result.note}", highlight=False)
+
+
+def _serve_on_ray(project, host, port, replicas, autoscale, version, api_key, max_body, log, shadow, address):
+    from poc2prod.scale._serve import serve_on_ray
+    from poc2prod.serve._run import service_env
+
+    bounds = None
+    if autoscale:
+        try:
+            low, high = (int(x) for x in autoscale.split("-"))
+        except ValueError:
+            raise _usage(f"--autoscale {autoscale!r} is not MIN-MAX, such as 1-4") from None
+        if not 1 <= low <= high:
+            raise _usage(f"--autoscale {autoscale!r}: MIN must be at least 1 and at most MAX")
+        bounds = (low, high)
+    elif replicas < 1:
+        raise _usage("--replicas must be at least 1")
+    env = service_env(
+        project,
+        port=port,
+        workers=bounds[1] if bounds else replicas,
+        version=version,
+        api_key=api_key,
+        max_body=max_body,
+        log=log,
+        shadow=shadow,
+    )
+    _err().print(
+        f"serving {project.spec.name} on Ray Serve at http://{host}:{port} with "
+        f"{f'{bounds[0]} to {bounds[1]}' if bounds else replicas} replica(s); Ctrl-C to stop",
+        highlight=False,
+    )
+    serve_on_ray(project, host=host, port=port, replicas=replicas, autoscale=bounds, env=env, address=address)
+
+
+cluster = typer.Typer(help="The Ray cluster the --backend ray commands run on.", no_args_is_help=True)
+app.add_typer(cluster, name="cluster")
+
+
+@cluster.command("status")
+def cluster_status(
+    address: Annotated[str, typer.Option(help="The cluster: auto, or ray://host:10001.")] = "auto",
+    as_json: JsonFlag = False,
+) -> None:
+    """What the Ray cluster at --address has: its nodes, CPUs, memory, and what is free now."""
+    from poc2prod.scale import cluster_status as status
+
+    with _errors():
+        doc = status(address)
+    if as_json:
+        print(json.dumps(doc, indent=2))
+        return
+    say = _err().print
+    say(
+        f"Ray {doc['ray_version']} at [bold]{doc['address']}[/]: {len(doc['nodes'])} node(s), "
+        f"{doc['cpus']:g} CPUs ({doc['cpus_free']:g} free), {doc['memory_gb']:g} GB memory, "
+        f"{doc['object_store_gb']:g} GB object store",
+        highlight=False,
+    )
+    for n in doc["nodes"]:
+        say(
+            f"  {n['node']}{' (head)' if n['head'] else ''}: {n['cpus']:g} CPUs, {n['gpus']:g} GPUs, "
+            f"{n['memory_gb']:g} GB",
+            highlight=False,
+        )
 
 
 _DEMOS = {

@@ -120,6 +120,9 @@ class Project:
         workers: int = 1,
         trials: int | None = None,
         on_event: Event | None = None,
+        backend: str = "local",
+        address: str | None = None,
+        trial_cpus: int = 1,
     ) -> OptimizeResult:
         """Tune, engineer features, ensemble, calibrate and price the threshold, within ``budget`` seconds.
 
@@ -127,11 +130,22 @@ class Project:
         model. ``workers`` processes share one Optuna study; ``trials`` stops the study once it
         holds that many finished trials (with one worker, the same trials every time). The study
         lives in ``tracking.studies`` (default ``.poc2prod/studies.db``), so an interrupted run
-        resumes where it stopped. Returns a :class:`~poc2prod.gates.OptimizeResult`.
+        resumes where it stopped. ``backend="ray"`` runs ``workers`` tuning tasks of ``trial_cpus``
+        CPUs each on Ray (the cluster at ``address``, or a Ray instance started here). Returns a
+        :class:`~poc2prod.gates.OptimizeResult`.
         """
         from poc2prod.gates import run_optimize
 
-        return run_optimize(self, budget=budget, workers=workers, trials=trials, on_event=on_event)
+        return run_optimize(
+            self,
+            budget=budget,
+            workers=workers,
+            trials=trials,
+            on_event=on_event,
+            backend=backend,
+            address=address,
+            trial_cpus=trial_cpus,
+        )
 
     def deploy(self, version: int | None = None, *, until: str | None = None) -> DeployResult:
         """Register the latest optimized (else proven) model as the new ``champion`` version, or,

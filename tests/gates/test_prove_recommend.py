@@ -81,7 +81,7 @@ def test_retrain_refuses_in_one_sentence_and_says_what_to_do(tmp_path):
         ProjectError, match="append the new interactions to the data and run optimize and deploy"
     ):
         project.retrain(RETAIL)
-    with pytest.raises(ProjectError, match="--workers applies to tabular and text tuning"):
+    with pytest.raises(ProjectError, match="--workers and --backend ray apply to tabular and text tuning"):
         project.optimize(budget=5, workers=2)
 
 

@@ -124,6 +124,9 @@ def run_optimize(
     workers: int = 1,
     trials: int | None = None,
     on_event: Event | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    trial_cpus: int = 1,
 ) -> OptimizeResult:
     """Run the optimize gate on ``project``; see :meth:`poc2prod.Project.optimize`."""
     emit = on_event or (lambda kind, info: None)
@@ -131,12 +134,15 @@ def run_optimize(
     budget = float(budget or spec.budget.optimize)
     if workers < 1:
         raise ProjectError("--workers must be at least 1.")
+    if backend not in ("local", "ray"):
+        raise ProjectError(f"--backend {backend!r} is not known; use local or ray.")
     if spec.task == "recommend":
         from poc2prod.gates._optimize_recommend import run_optimize_recommend
 
-        if workers > 1:
+        if workers > 1 or backend != "local":
             raise ProjectError(
-                "--workers applies to tabular and text tuning; a recommendation study runs in one process."
+                "--workers and --backend ray apply to tabular and text tuning; a recommendation study "
+                "runs in one process."
             )
         return run_optimize_recommend(project, budget=budget, trials=trials, emit=emit)
     proved = project.last("prove")
@@ -202,28 +208,56 @@ def run_optimize(
     stop_file = oof_dir / "stop"
     oof_dir.mkdir(parents=True, exist_ok=True)
     stop_file.unlink(missing_ok=True)
-    helpers = [
-        _spawn_worker(project, sel.study_name, stop_file, end["tuning"], n_jobs, spec.split.seed + i, trials)
-        for i in range(1, workers)
-    ]
     emit("stage", {"name": f"tuning {', '.join(plan.families)}"})
-    try:
-        tune(
-            study,
-            sel.X,
-            sel.y,
-            sel.folds,
-            setup,
-            plan,
-            until=lambda: end["tuning"],
-            oof_dir=oof_dir,
-            worker=worker_label(),
-            max_trials=trials,
-            on_trial=on_trial,
+    ran_on = None
+    if backend == "ray":
+        from poc2prod.scale._tune import tune_on_ray
+
+        seen: set[int] = {t.number for t in finished_trials(study)}
+
+        def poll() -> None:  # the progress display sees the tasks' trials as they finish
+            for t in finished_trials(study):
+                if t.number not in seen:
+                    seen.add(t.number)
+                    on_trial(t)
+
+        ran_on = tune_on_ray(
+            project,
+            sel.study_name,
+            stop_file,
+            lambda: end["tuning"],
+            workers=workers,
+            trial_cpus=trial_cpus,
+            seed=spec.split.seed,
+            trials=trials,
+            address=address,
+            on_poll=poll,
         )
-    finally:
-        stop_file.touch()
-        _wait(helpers, timeout=max(5.0, started + budget - reserve / 2 - time.monotonic()))
+        notes += [f"a Ray tuning task failed: {f}" for f in ran_on["failures"]]
+    else:
+        helpers = [
+            _spawn_worker(
+                project, sel.study_name, stop_file, end["tuning"], n_jobs, spec.split.seed + i, trials
+            )
+            for i in range(1, workers)
+        ]
+        try:
+            tune(
+                study,
+                sel.X,
+                sel.y,
+                sel.folds,
+                setup,
+                plan,
+                until=lambda: end["tuning"],
+                oof_dir=oof_dir,
+                worker=worker_label(),
+                max_trials=trials,
+                on_trial=on_trial,
+            )
+        finally:
+            stop_file.touch()
+            _wait(helpers, timeout=max(5.0, started + budget - reserve / 2 - time.monotonic()))
 
     finished = finished_trials(study)
     ranked = trial_results(study, oof_dir, setup)
@@ -350,6 +384,7 @@ def run_optimize(
         "by_model": by_model,
         "best": {"trial": best_trial.number, "model": best_trial.params["model"], "cv": best_trial.value},
         "families": list(plan.families),
+        "backend": ran_on or {"backend": "local", "processes": workers},
     }
     elapsed = time.monotonic() - started
     result = OptimizeResult(
@@ -381,6 +416,7 @@ def run_optimize(
         params={
             "budget_seconds": budget,
             "workers": workers,
+            "backend": backend,
             "seed": spec.split.seed,
             "families": list(plan.families),
             "features": plan.features.to_dict(),

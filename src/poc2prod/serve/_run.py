@@ -35,6 +35,43 @@ def app_from_env():
     return create_app(lambda: project.predictor(s["version"]), config, shadow)
 
 
+def service_env(
+    project,
+    *,
+    port: int,
+    workers: int,
+    version: int | None,
+    api_key: str | None,
+    max_body: int,
+    log: bool,
+    shadow: bool,
+) -> dict[str, str]:
+    """The environment every serving process builds its app from (:func:`app_from_env`): the
+    settings, the API key, the BLAS threads each may use, and the folder where the processes'
+    Prometheus metrics meet. Checks first that the version (and the challenger) can be loaded, so
+    a mistake is one sentence here rather than one in every process."""
+    project.predictor(version)
+    if shadow:
+        project.predictor(alias="challenger")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    metrics_dir = Path(project.state_dir) / "metrics" / str(port)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    settings = {
+        "project": str(project.root.resolve()),
+        "version": version,
+        "max_body": max_body,
+        "threads": threads,
+        "log": log,
+        "shadow": shadow,
+    }
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), _SETTINGS: json.dumps(settings)}
+    if api_key:
+        env[API_KEY_ENV] = api_key
+    env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    return env
+
+
 def run_server(
     project,
     *,
@@ -51,28 +88,18 @@ def run_server(
     With ``shadow``, the ``challenger`` version scores every row too, for the log only."""
     import uvicorn
 
-    project.predictor(version)  # fail here, in one sentence, rather than in every worker
-    if shadow:
-        project.predictor(alias="challenger")
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    metrics_dir = Path(project.state_dir) / "metrics" / str(port)
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    os.environ[_SETTINGS] = json.dumps(
-        {
-            "project": str(project.root.resolve()),
-            "version": version,
-            "max_body": max_body,
-            "threads": threads,
-            "log": log,
-            "shadow": shadow,
-        }
+    os.environ.update(
+        service_env(
+            project,
+            port=port,
+            workers=workers,
+            version=version,
+            api_key=api_key,
+            max_body=max_body,
+            log=log,
+            shadow=shadow,
+        )
     )
-    if api_key:
-        os.environ[API_KEY_ENV] = api_key
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
     uvicorn.run(
         "poc2prod.serve._run:app_from_env",
         factory=True,

@@ -55,43 +55,15 @@ def score_file(
 
     started = time.monotonic()
     frame = load(DataSource(source=str(source)), Path.cwd())
-    missing = [f for f in predictor.features if f not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{source} has no column {missing[0]!r}, which the model needs"
-            + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
-            + "; add it (empty is fine when unknown)."
-        )
+    check_columns(predictor, frame, str(source))
     log = LogWriter(log_folder, "predictions") if log_folder is not None else None
     batch_id = f"batch-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
     parts, scored, rejected, first = [], 0, 0, None
     try:
         for start in range(0, len(frame), chunk_rows):
-            chunk = frame.iloc[start : start + chunk_rows]
-            rows, errors = _as_numbers(chunk[predictor.features], predictor)
-            batch, more = predictor.validate(rows.astype(object).where(rows.notna(), None).to_dict("records"))
-            errors += more
-            bad = {e.row: e for e in errors}
-            good = [i for i in range(len(chunk)) if i not in bad]
-            answers: list[dict] = []
-            if good:
-                sub = batch.take(good)
-                answers = predictor.decide(predictor.score(sub))
-                if log is not None:
-                    record = prediction_record(
-                        batch_id,
-                        time.time(),
-                        predictor.version,
-                        sub.inputs(predictor.numeric, predictor.texts),
-                        answers,
-                        sub.flags,
-                        rows=[start + i for i in good],
-                    )
-                    log.append([record])
-                answers = predictor.respond(sub, answers)  # what a caller of the service reads
-            out = _answers_frame(chunk, predictor, good, answers, bad)
+            out, bad = score_chunk(predictor, frame.iloc[start : start + chunk_rows], start, log, batch_id)
             parts.append(out)
-            scored += len(good)
+            scored += len(out) - len(bad)
             rejected += len(bad)
             if bad and first is None:
                 e = bad[min(bad)]
@@ -111,6 +83,47 @@ def score_file(
         version=predictor.version,
         seconds=time.monotonic() - started,
     )
+
+
+def check_columns(predictor: Predictor, frame: pd.DataFrame, source: str) -> None:
+    """A file to score must have every feature column (empty values are fine)."""
+    missing = [f for f in predictor.features if f not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source} has no column {missing[0]!r}, which the model needs"
+            + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + "; add it (empty is fine when unknown)."
+        )
+
+
+def score_chunk(
+    predictor: Predictor, chunk: pd.DataFrame, start: int, log: LogWriter | None, batch_id: str
+) -> tuple[pd.DataFrame, dict[int, Problem]]:
+    """Validate and score the rows of ``chunk`` (``start``: the first one's number in the job),
+    log the scored ones like the service, and return the answers frame (one row per input row,
+    the problem in ``error`` where a row was refused) with the refused rows' problems."""
+    rows, errors = _as_numbers(chunk[predictor.features], predictor)
+    batch, more = predictor.validate(rows.astype(object).where(rows.notna(), None).to_dict("records"))
+    errors += more
+    bad = {e.row: e for e in errors}
+    good = [i for i in range(len(chunk)) if i not in bad]
+    answers: list[dict] = []
+    if good:
+        sub = batch.take(good)
+        answers = predictor.decide(predictor.score(sub))
+        if log is not None:
+            record = prediction_record(
+                batch_id,
+                time.time(),
+                predictor.version,
+                sub.inputs(predictor.numeric, predictor.texts),
+                answers,
+                sub.flags,
+                rows=[start + i for i in good],
+            )
+            log.append([record])
+        answers = predictor.respond(sub, answers)  # what a caller of the service reads
+    return _answers_frame(chunk, predictor, good, answers, bad), bad
 
 
 def write_table(frame: pd.DataFrame, output: Path) -> Path:
@@ -133,7 +146,9 @@ def _as_numbers(rows: pd.DataFrame, predictor: Predictor) -> tuple[pd.DataFrame,
         col = rows[name]
         if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             continue
-        numbers = pd.to_numeric(col, errors="coerce")
+        # As plain objects: from an Arrow-backed text column (Ray Data's blocks), to_numeric gives
+        # NaN, a value, for a word, where the test below needs a missing one.
+        numbers = pd.to_numeric(col.astype(object), errors="coerce").astype(np.float64)
         for i in np.flatnonzero(col.notna().to_numpy() & numbers.isna().to_numpy()):
             problems.append(Problem(int(i), name, f"expected a number, got text {str(col.iloc[i])[:40]!r}"))
         rows[name] = numbers
@@ -158,5 +173,9 @@ def _answers_frame(
             col = np.full(n, np.nan)
             col[good] = [a["probabilities"][cls] for a in answers]
             out[f"p_{cls}"] = col
-    out["error"] = [None if i not in bad else f"field {bad[i].field!r}: {bad[i].problem}" for i in range(n)]
+    # Text even when no row failed: a file of a job scored in parts then types it like the others.
+    out["error"] = pd.array(
+        [None if i not in bad else f"field {bad[i].field!r}: {bad[i].problem}" for i in range(n)],
+        dtype="string",
+    )
     return out
