@@ -35,6 +35,7 @@ from poc2prod.learn._tune import (
     start_study,
     trial_results,
     tune,
+    wait_for_plan,
     worker_label,
 )
 from poc2prod.metrics import METRICS, compute, paired_interval
@@ -174,6 +175,8 @@ def run_optimize(
         project.studies_uri, sel.study_name, greater_is_better=primary.greater_is_better, seed=spec.split.seed
     )
     plan = StudyPlan.from_attrs(study.user_attrs)
+    if plan is None and not study.created_here:  # another run is setting up this new study
+        plan = wait_for_plan(study, started + budget * _FEATURES_SHARE + 30)
     if plan is None:
         families = _families(proved, text=spec.is_text)
         emit("stage", {"name": "testing engineered features"})

@@ -99,7 +99,7 @@ def run_optimize_recommend(
         project.studies_uri, study_name, greater_is_better=True, seed=spec.split.seed, heartbeat=False
     )
     before = _finished(study)
-    if not study.trials:
+    if study.created_here:
         for family in TUNED:
             study.enqueue_trial(defaults(family))
     else:

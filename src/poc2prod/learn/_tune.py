@@ -69,14 +69,38 @@ def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: in
         engine = {"connect_args": {"timeout": 60}}
     beat = {"heartbeat_interval": _HEARTBEAT, "grace_period": _GRACE} if heartbeat else {}
     storage = optuna.storages.RDBStorage(storage_url, engine_kwargs=engine, **beat)
-    return optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction="maximize" if greater_is_better else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
-        pruner=_family_median_pruner(),
-        load_if_exists=True,
-    )
+    settings = {
+        "study_name": name,
+        "storage": storage,
+        "sampler": optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
+        "pruner": _family_median_pruner(),
+    }
+    # Created here or found: the database's unique study name makes exactly one of several
+    # processes opening a new study at once its creator, the one that sets it up (start_study).
+    try:
+        study = optuna.create_study(direction="maximize" if greater_is_better else "minimize", **settings)
+        study.created_here = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(**settings)
+        study.created_here = False
+    return study
+
+
+def wait_for_plan(study, until: float) -> StudyPlan:
+    """The plan of a study another process created and is still setting up (it tests engineered
+    features first), waited for until ``until`` (``time.monotonic``)."""
+    from poc2prod.errors import ProjectError
+
+    while True:
+        plan = StudyPlan.from_attrs(study.user_attrs)
+        if plan is not None:
+            return plan
+        if time.monotonic() > until:
+            raise ProjectError(
+                f"another optimize run created the tuning study {study.study_name} and has not finished "
+                "setting it up; run optimize again once it has (or once it has stopped)."
+            )
+        time.sleep(1.0)
 
 
 def _family_median_pruner(n_startup_trials: int = 4):
