@@ -746,9 +746,6 @@ def _trial_rows(trials) -> list[dict[str, Any]]:
 
 def _redact(url: str) -> str:
     """A storage URL without its password, fit for a report."""
-    from sqlalchemy.engine import make_url
+    from poc2prod.store._tracking import redact
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable URL)"
+    return redact(url)

@@ -67,8 +67,18 @@ def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: in
     if storage_url.startswith("sqlite"):
         # Several workers write to one SQLite file: wait for a lock rather than fail at once.
         engine = {"connect_args": {"timeout": 60}}
+    from poc2prod.errors import ProjectError
+    from poc2prod.store._tracking import _first_line, reach, redact
+
+    reach(storage_url, "tracking.studies")
     beat = {"heartbeat_interval": _HEARTBEAT, "grace_period": _GRACE} if heartbeat else {}
-    storage = optuna.storages.RDBStorage(storage_url, engine_kwargs=engine, **beat)
+    try:
+        storage = optuna.storages.RDBStorage(storage_url, engine_kwargs=engine, **beat)
+    except Exception as e:  # e.g. a driver that is not installed, an unknown dialect
+        raise ProjectError(
+            f"the Optuna studies database at {redact(storage_url)} cannot be used ({_first_line(e)}); "
+            "fix tracking.studies in poc2prod.yaml."
+        ) from None
     settings = {
         "study_name": name,
         "storage": storage,

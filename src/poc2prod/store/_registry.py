@@ -95,12 +95,18 @@ def promote(uri: str, name: str, version: int) -> Version:
 
 def list_versions(uri: str, name: str) -> list[Version]:
     """Every version of ``name``, newest first (empty when nothing was deployed)."""
+    from mlflow.exceptions import MlflowException
+
     client = _client(uri)
     try:
         found = client.search_model_versions(f"name = '{name}'")
         aliases = client.get_registered_model(name).aliases
-    except Exception:
-        return []
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []  # nothing deployed yet
+        raise ProjectError(
+            f"the model registry cannot be read ({_first_line(e)}); check tracking.uri."
+        ) from None
     by_version: dict[str, list[str]] = {}
     for alias, v in aliases.items():
         by_version.setdefault(str(v), []).append(alias)

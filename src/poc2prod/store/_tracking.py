@@ -74,10 +74,13 @@ class Tracker:
         """Log ``record`` as one MLflow run; returns the run id and the model file's SHA-256."""
         self._thread.join()
         if "error" in self._result:
+            error = self._result["error"]
+            if isinstance(error, ProjectError):
+                raise error
+            local = self.uri.startswith(("sqlite", "file")) or "://" not in self.uri
             raise ProjectError(
-                f"the tracking store at {self.uri} cannot be used "
-                f"({_first_line(self._result['error'])}); check the folder is writable "
-                "or fix tracking.uri."
+                f"the tracking store at {redact(self.uri)} cannot be used ({_first_line(error)}); "
+                + ("check the folder is writable or fix tracking.uri." if local else "fix tracking.uri.")
             )
         return _log(self._result["client"], self._result["experiment_id"], record)
 
@@ -151,7 +154,44 @@ def load_model(uri: str, run_id: str):
         ) from None
 
 
+_REACHED: set[str] = set()  # database URLs this process has connected to once
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, fit for a message or a report."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
+def reach(url: str, key: str) -> None:
+    """Connect once to the database at ``url`` (named by the spec's ``key``), so that one that is
+    down or unknown is one sentence at once: MLflow would retry for about 100 s and then print a
+    traceback. A local SQLite file needs no check."""
+    if url in _REACHED or not url.split(":", 1)[0].startswith(("postgresql", "mysql", "mssql")):
+        return
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(
+            url, connect_args={"connect_timeout": 10} if "postgres" in url else {}
+        )
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as e:
+        raise ProjectError(
+            f"the database at {redact(url)} ({key}) cannot be reached ({_first_line(e)}); start it, or "
+            f"fix {key} in poc2prod.yaml."
+        ) from None
+    _REACHED.add(url)
+
+
 def _client(uri: str):
+    reach(uri, "tracking.uri")
     # An explicit client per store: mlflow.set_tracking_uri() would also set MLFLOW_TRACKING_URI in
     # the environment, silently sending every later project in the process to this one's database.
     return _mlflow().MlflowClient(tracking_uri=uri)
