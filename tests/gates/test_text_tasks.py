@@ -140,7 +140,7 @@ def test_served_scores_skip_the_pipeline_yet_equal_it(intents):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"text": 5}, "expected text, got int"),
+        ({"text": 5}, "expected text, got a number"),
         ({"rows": [{"words": "hi"}]}, "'text': missing"),
         ({"rows": [{"text": "hi"}], "time": "yesterday"}, "neither epoch seconds nor an ISO 8601"),
     ],

@@ -54,7 +54,7 @@ def _post(url: str, doc) -> tuple[int, dict]:
 
 
 def test_tuning_tasks_share_the_projects_study(project):
-    result = project.optimize(budget=40, workers=2, backend="ray")
+    result = project.optimize(budget=90, workers=2, backend="ray", trials=4)
     ran = result.study["backend"]
     assert ran["backend"] == "ray" and ran["tasks"] == 2 and not ran["failures"]
     assert len(result.study["workers"]) == 2  # two Ray worker processes wrote trials

@@ -22,6 +22,7 @@ import itertools
 import logging
 import math
 import os
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -33,11 +34,13 @@ import numpy as np
 import orjson
 
 from poc2prod.errors import Poc2ProdError
-from poc2prod.serve._predictor import Batch, Predictor
+from poc2prod.serve._predictor import Batch, Predictor, describe
 from poc2prod.serve._recommend import RecommendPredictor
 from poc2prod.store._predlog import LogWriter, prediction_record
 
 _MAX_BODY = 1 << 20
+_YEAR_2200 = 7258118400.0  # epoch seconds
+_COUNT = re.compile(r"[0-9]{1,4}")  # a query's top or k: ASCII digits, short ("²".isdigit() is true)
 _EXAMPLE = 'send JSON such as {"rows": [{"field": value, ...}]}'
 _JSON_HEADER = (b"content-type", b"application/json")
 _log = logging.getLogger("poc2prod.serve")
@@ -203,6 +206,9 @@ class _Batcher:
 
     def _flush(self) -> None:
         queue, self.queue = self.queue, []
+        self._run(queue)
+
+    def _run(self, queue) -> None:
         try:
             merged = Batch.concat([b for b, *_ in queue])
             scores = self.predictor.score(merged)
@@ -210,6 +216,10 @@ class _Batcher:
             if self.log is not None:
                 self.log.append(self._records(queue, answers, self._shadow_scores(merged)))
         except Exception as e:
+            if len(queue) > 1:  # one request's rows must not fail the others': each on its own
+                for entry in queue:
+                    self._run([entry])
+                return
             for _, _, fut, _ in queue:
                 if not fut.done():
                     fut.set_exception(e)
@@ -311,9 +321,10 @@ def _event_time(value: Any) -> float | None:
     as epoch seconds; the log files the rows under it, so a replayed stream keeps its own days."""
     if value is None:
         return None
+    at = None
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
+        at = float(value)
+    elif isinstance(value, str):
         import datetime as dt
 
         try:
@@ -321,10 +332,19 @@ def _event_time(value: Any) -> float | None:
         except ValueError:
             pass
         else:
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
-    raise _Rejected(
-        422, f"time {value!r} is neither epoch seconds nor an ISO 8601 date-time (e.g. 2026-11-29T14:00:00Z)"
-    )
+            at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+    if at is None:
+        raise _Rejected(
+            422,
+            f"time {describe(value)} is neither epoch seconds nor an ISO 8601 date-time "
+            "(e.g. 2026-11-29T14:00:00Z)",
+        )
+    # One request filed in the year 10^300 would put every row of the log in its window.
+    if not 0 <= at < _YEAR_2200:
+        raise _Rejected(
+            422, f"time {describe(value)} is not between 1970 and 2200; send when the rows happened"
+        )
+    return at
 
 
 class _Service:
@@ -447,7 +467,9 @@ class _Service:
 
     async def read_json(self, headers: dict[bytes, bytes], receive) -> Any:
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.config.max_body):
+        if length is not None and not re.fullmatch(rb"[0-9]+", length):
+            raise _Rejected(400, "the Content-Length header is not a number of bytes; send the body's length")
+        if length is not None and (len(length) > 18 or int(length) > self.config.max_body):
             raise _Rejected(413, self.too_large)
         chunks, size, more = [], 0, True
         while more:
@@ -498,7 +520,7 @@ class _Service:
         query = parse_qs(scope["query_string"].decode("latin-1")) if scope.get("query_string") else {}
         if query.get("explain", [""])[-1].lower() in ("1", "true", "yes"):
             top = query.get("top", ["3"])[-1]
-            reasons, method = predictor.explain(batch, top=int(top) if top.isdigit() else 3)
+            reasons, method = predictor.explain(batch, top=int(top) if _COUNT.fullmatch(top) else 3)
             for a, r in zip(out, reasons, strict=True):
                 a["reasons"] = r
             doc["explained_by"] = method
@@ -529,9 +551,9 @@ class _Service:
             if predictor.task == "regression":
                 if isinstance(label, bool) or not isinstance(label, int | float) or not np.isfinite(label):
                     raise _Rejected(422, f"feedback {i}: label must be a finite number")
-            elif str(label) not in allowed:
+            elif not isinstance(label, str | int | float) or str(label) not in allowed:
                 raise _Rejected(
-                    422, f"feedback {i}: label {label!r} is not one of the classes {sorted(allowed)}"
+                    422, f"feedback {i}: label {describe(label)} is not one of the classes {sorted(allowed)}"
                 )
             records.append({"request_id": item["request_id"], "row": row, "label": label, "time": now})
         if "feedback" in self.logs:

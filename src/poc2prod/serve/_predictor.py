@@ -27,6 +27,9 @@ from poc2prod.serve._text import TextPath
 from poc2prod.store._registry import Bundle
 
 _NUMBERS = {int, float, type(None)}
+# A value this large is no measurement: past it, scaling and linear models overflow float64 (one
+# such value turned a whole micro-batch into a 500).
+LARGEST = 1e15
 _TEXTS = {str, type(None)}
 
 
@@ -168,7 +171,7 @@ class Predictor:
         outside = (numbers < self._low) | (numbers > self._high)
         flags: list[list[str]] = [[] for _ in rows]
         if outside.any():
-            if np.isinf(numbers).any():
+            if (np.abs(numbers) >= LARGEST).any():  # infinities too: refused field by field
                 return None
             for i, j in zip(*np.nonzero(outside), strict=True):
                 flags[i].append(self._range_note(self._columns[j], float(numbers[i, j])))
@@ -193,7 +196,7 @@ class Predictor:
             values.append(out)
             flags.append(notes)
             if not isinstance(row, dict):
-                errors.append(Problem(i, "", f"row {i} is {_kind(row)}, expected a JSON object"))
+                errors.append(Problem(i, "", f"is {_kind(row)}, expected a JSON object"))
                 continue
             for j, col in enumerate(self._columns):
                 name = col["name"]
@@ -220,6 +223,11 @@ class Predictor:
                     v = float(v)
                     if not math.isfinite(v):
                         errors.append(Problem(i, name, "expected a finite number"))
+                        continue
+                    if abs(v) >= LARGEST:
+                        errors.append(
+                            Problem(i, name, f"{v:g} is too large to score; send a value under 1e15")
+                        )
                         continue
                     if not (self._low[j] <= v <= self._high[j]):
                         notes.append(self._range_note(col, v))
@@ -456,4 +464,25 @@ def _unseen_note(name: str, text: str) -> str:
 
 
 def _kind(v: Any) -> str:
-    return {bool: "true/false", str: "text", list: "a list", dict: "an object"}.get(type(v), type(v).__name__)
+    kinds = {
+        bool: "true/false",
+        str: "text",
+        list: "a list",
+        dict: "an object",
+        int: "a number",
+        float: "a number",
+    }
+    return "null" if v is None else kinds.get(type(v), type(v).__name__)
+
+
+def describe(v: Any) -> str:
+    """A client's JSON value, short, for an error sentence: text quoted and cut, a list or an object
+    named (never printed: one nested a thousand deep cannot be), null as JSON says it."""
+    if v is None or isinstance(v, bool):
+        return {None: "null", True: "true", False: "false"}[v]
+    if isinstance(v, str):
+        return repr(v[:40] + ("..." if len(v) > 40 else ""))
+    if isinstance(v, int | float):
+        text = repr(v)
+        return text if len(text) <= 40 else text[:20] + "..."
+    return _kind(v)

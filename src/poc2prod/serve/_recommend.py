@@ -9,10 +9,12 @@ checks the requests and feedback a client sends, each mistake worded as one sent
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from poc2prod.serve._predictor import describe
 from poc2prod.store._registry import Bundle
 
 if TYPE_CHECKING:
@@ -100,10 +102,10 @@ class RecommendPredictor:
         """The ``k`` of a request (the spec's when absent)."""
         if value is None:
             return self.k
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,4}", value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
-            raise RequestError(f"k must be a whole number from 1 to {MAX_K}, not {value!r}")
+            raise RequestError(f"k must be a whole number from 1 to {MAX_K}, not {describe(value)}")
         return value
 
     @staticmethod
@@ -119,7 +121,9 @@ class RecommendPredictor:
             )
         for i, u in enumerate(users):
             if isinstance(u, bool) or not isinstance(u, str | int) or (isinstance(u, str) and not u.strip()):
-                raise RequestError(f"users[{i}] must be a user id (text or a whole number), not {u!r}")
+                raise RequestError(
+                    f"users[{i}] must be a user id (text or a whole number), not {describe(u)}"
+                )
         return [str(u) for u in users]
 
     def feedback_of(self, i: int, item: Any) -> dict[str, Any]:
@@ -130,11 +134,15 @@ class RecommendPredictor:
         for field in ("user", "item"):
             v = item.get(field)
             if isinstance(v, bool) or not isinstance(v, str | int) or (isinstance(v, str) and not v.strip()):
-                raise RequestError(f"feedback {i}: {field} must be an id (text or a whole number), not {v!r}")
+                raise RequestError(
+                    f"feedback {i}: {field} must be an id (text or a whole number), not {describe(v)}"
+                )
             out[field] = str(v)
         event = item.get("event", "purchase")
         if event not in EVENTS:
-            raise RequestError(f"feedback {i}: event must be one of {', '.join(EVENTS)}, not {event!r}")
+            raise RequestError(
+                f"feedback {i}: event must be one of {', '.join(EVENTS)}, not {describe(event)}"
+            )
         out["event"] = event
         if isinstance(item.get("request_id"), str):
             out["request_id"] = item["request_id"]
