@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2 as httpx  # what starlette's own test client uses here
 import pytest
 
 from poc2prod.recommend import Interactions, ItemKNN
