@@ -72,13 +72,22 @@ def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: in
 
     reach(storage_url, "tracking.studies")
     beat = {"heartbeat_interval": _HEARTBEAT, "grace_period": _GRACE} if heartbeat else {}
-    try:
-        storage = optuna.storages.RDBStorage(storage_url, engine_kwargs=engine, **beat)
-    except Exception as e:  # e.g. a driver that is not installed, an unknown dialect
-        raise ProjectError(
-            f"the Optuna studies database at {redact(storage_url)} cannot be used ({_first_line(e)}); "
-            "fix tracking.studies in poc2prod.yaml."
-        ) from None
+    for attempt in range(5):
+        try:
+            storage = optuna.storages.RDBStorage(storage_url, engine_kwargs=engine, **beat)
+            break
+        except Exception as e:  # e.g. a driver that is not installed, an unknown dialect
+            # Two processes creating a new database's tables at once: one finds them half made
+            # ("already exists", a unique version row taken); a moment later they are all there.
+            import sqlalchemy.exc
+
+            if isinstance(e, sqlalchemy.exc.DBAPIError) and attempt < 4:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise ProjectError(
+                f"the Optuna studies database at {redact(storage_url)} cannot be used ({_first_line(e)}); "
+                "fix tracking.studies in poc2prod.yaml."
+            ) from None
     settings = {
         "study_name": name,
         "storage": storage,
