@@ -136,6 +136,20 @@ def test_batch_scoring_on_ray_data_matches_the_local_job(project, tmp_path):
         score_on_ray(project, str(tmp_path / "nothing-here"), tmp_path / "o2", version=None, address=None)
 
 
+def test_batch_scoring_reads_parquet_files_while_the_actors_hold_every_cpu(project, tmp_path):
+    from poc2prod.scale._batch import score_on_ray
+
+    data = pd.read_csv(project.root / "german_credit.csv").drop(columns=["class"])
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(2):
+        data.iloc[i::2].to_parquet(inputs / f"part{i}.parquet", index=False)
+    result = score_on_ray(project, str(inputs), tmp_path / "out", version=None, address=None, actors=2)
+    assert (result.rows, result.scored, result.rejected) == (1000, 1000, 0)
+    local = pd.read_parquet(project.score(project.root / "german_credit.csv", tmp_path / "all.parquet").output)
+    assert sorted(pd.read_parquet(tmp_path / "out")["score"].round(10)) == sorted(local["score"].round(10))
+
+
 def test_cluster_status_says_what_the_cluster_has(cluster):
     from poc2prod.scale import cluster_status
 

@@ -87,6 +87,10 @@ def score_on_ray(
     first = pq.read_schema(files[0]).names if kind == ".parquet" else _csv_header(files[0])
     check_columns(predictor, _empty(first), files[0])
     if kind == ".parquet":
+        # Ray Data's newer Parquet path (the default from 2.5x) first lists the files in a task of
+        # one CPU that no option reaches; with the scoring actors holding every CPU it waits
+        # forever. The previous reader plans on the driver and reads at the CPUs given below.
+        ray.data.DataContext.get_current().use_datasource_v2 = False
         read = ray.data.read_parquet
     else:
         import pyarrow as pa
