@@ -245,8 +245,14 @@ class Project:
             raise ProjectError("name the CSV or Parquet file of rows to score.")
         from poc2prod.serve import score_file
 
+        # The client's files to score come from the same systems as the training data: same encoding.
         return score_file(
-            predictor, Path(source), Path(output), log_folder=self.log_folder, on_progress=on_progress
+            predictor,
+            Path(source),
+            Path(output),
+            log_folder=self.log_folder,
+            encoding=self.spec.data.encoding,
+            on_progress=on_progress,
         )
 
     # -- state the gates share ---------------------------------------------------------------

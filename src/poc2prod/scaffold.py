@@ -54,16 +54,21 @@ def scaffold(
         raise ProjectError("init needs --data and --target (or --example credit-risk).")
     if target is None and task not in (None, "recommend"):
         raise ProjectError(f"init needs --target for a {task} task: the column to predict.")
-    from poc2prod.data import load, sniff_delimiter
+    from poc2prod.data import detect_encoding, load, sniff_delimiter
 
+    reading: dict[str, str] = {}  # how to read the file, when not the defaults (commas, UTF-8)
     if "://" in str(data):  # a database: the URL and the query go into the spec as given
         ds = DataSource(source=str(data), query=query)
-        source, sep = str(data), None
+        source = str(data)
     else:
         source = _relative_source(Path(data), root)
         ds = DataSource(source=str(Path(data).resolve()))
-        sep = sniff_delimiter(Path(data), "utf-8") if ds.kind == "csv" else None
-    frame = load(ds, Path.cwd())
+        if ds.kind == "csv" and Path(data).is_file():
+            encoding = detect_encoding(Path(data))
+            sep = sniff_delimiter(Path(data), encoding)
+            reading = {k: v for k, v in (("sep", sep), ("encoding", encoding)) if v not in (",", "utf-8")}
+            ds = ds.model_copy(update=reading)
+    frame = load(ds, Path.cwd(), "--data")
     if target is None:
         from poc2prod.scaffold_recommend import infer_roles, render_recommend_spec
 
@@ -78,7 +83,7 @@ def scaffold(
             name=root.resolve().name,
             source=source,
             roles=infer_roles(frame, roles),
-            sep=sep if sep != "," else None,
+            reading=reading,
             query=query,
         )
         return _write(root, spec_path, text)
@@ -97,16 +102,43 @@ def scaffold(
         target=target,
         task=task,
         drop=drop,
-        sep=sep if sep != "," else None,
+        reading=reading,
         query=query,
     )
-    return _write(root, spec_path, text)
+    return _write(root, spec_path, text, frame)
 
 
-def _write(root: Path, spec_path: Path, text: str) -> Path:
+def yaml_value(v) -> str:
+    """``v`` as it reads in a YAML line."""
+    return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("\n...").strip()
+
+
+def data_section(source: str, query: str | None, reading: dict[str, str], example_query: str) -> list[str]:
+    """The spec's ``data:`` lines: where the rows are, and how to read them when not the defaults."""
+    lines = [
+        "data:",
+        f"  source: {yaml_value(source)}       # CSV or Parquet path (relative to this file), "
+        "or an SQLAlchemy URL",
+        f"  query: {yaml_value(query)}" if query else f"  # query: {example_query}",
+    ]
+    if "sep" in reading:
+        lines.append(f"  sep: {yaml_value(reading['sep'])}")
+    if "encoding" in reading:
+        lines.append(
+            f"  encoding: {reading['encoding']}   # not UTF-8: read as {reading['encoding']}; "
+            "check that accented values read right"
+        )
+    return lines
+
+
+def _write(root: Path, spec_path: Path, text: str, frame: pd.DataFrame | None = None) -> Path:
+    spec = Spec.from_yaml(text)  # what init writes must always load
+    if frame is not None:
+        from poc2prod.data import infer_schema
+
+        infer_schema(frame, spec)  # an impossible target (one class, all missing) stops here, as in prove
     root.mkdir(parents=True, exist_ok=True)
     spec_path.write_text(text, encoding="utf-8")
-    Spec.load(spec_path)  # what init writes must always load
     return spec_path
 
 
@@ -137,7 +169,7 @@ def render_spec(
     target: str,
     task: str | None,
     drop: list[str],
-    sep: str | None,
+    reading: dict[str, str],
     query: str | None = None,
 ) -> str:
     """The text of a commented poc2prod.yaml inferred from ``frame``."""
@@ -157,23 +189,16 @@ def render_spec(
     )
     dates = [c for c in frame.columns if c != target and pd.api.types.is_datetime64_any_dtype(frame[c])]
 
-    def q(v) -> str:
-        return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("\n...").strip()
-
+    q = yaml_value
     lines = [
         "# poc2prod project spec: edit freely; `poc2prod prove` checks every key.",
         f"name: {q(name)}",
         f"task: {task}               # binary | multiclass | regression",
         "",
-        "data:",
-        f"  source: {q(source)}       # CSV or Parquet path (relative to this file), or an SQLAlchemy URL",
-        f"  query: {q(query)}"
-        if query
-        else "  # query: SELECT * FROM loans  # needed when source is a database URL",
+        *data_section(source, query, reading, "SELECT * FROM loans  # needed when source is a database URL"),
+        "",
+        f"target: {q(target)}",
     ]
-    if sep:
-        lines.append(f"  sep: {q(sep)}")
-    lines += ["", f"target: {q(target)}"]
     if positive is not None:
         lines.append(f"positive_class: {q(positive)}   # the outcome the model scores; here the rarer class")
     lines += [

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-import yaml
 
 from poc2prod.errors import DataError
 
@@ -91,12 +90,17 @@ def _fits(role: str, values: pd.Series) -> bool:
 
 
 def render_recommend_spec(
-    frame: pd.DataFrame, *, name: str, source: str, roles: dict[str, str], sep: str | None, query: str | None
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    source: str,
+    roles: dict[str, str],
+    reading: dict[str, str],
+    query: str | None,
 ) -> str:
     """The text of a commented poc2prod.yaml for a recommendation project over ``frame``."""
-
-    def q(v) -> str:
-        return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("\n...").strip()
+    from poc2prod.scaffold import data_section
+    from poc2prod.scaffold import yaml_value as q
 
     def optional(key: str, comment: str) -> str:
         value = roles.get(key)
@@ -107,13 +111,7 @@ def render_recommend_spec(
         f"name: {q(name)}",
         "task: recommend",
         "",
-        "data:",
-        f"  source: {q(source)}       # CSV or Parquet path (relative to this file), or an SQLAlchemy URL",
-        f"  query: {q(query)}" if query else "  # query: SELECT * FROM interactions",
-    ]
-    if sep:
-        lines.append(f"  sep: {q(sep)}")
-    lines += [
+        *data_section(source, query, reading, "SELECT * FROM interactions"),
         "",
         "columns:",
         f"  user: {q(roles['user'])}      # who interacted",

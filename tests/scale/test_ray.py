@@ -146,7 +146,8 @@ def test_batch_scoring_reads_parquet_files_while_the_actors_hold_every_cpu(proje
         data.iloc[i::2].to_parquet(inputs / f"part{i}.parquet", index=False)
     result = score_on_ray(project, str(inputs), tmp_path / "out", version=None, address=None, actors=2)
     assert (result.rows, result.scored, result.rejected) == (1000, 1000, 0)
-    local = pd.read_parquet(project.score(project.root / "german_credit.csv", tmp_path / "all.parquet").output)
+    local = project.score(project.root / "german_credit.csv", tmp_path / "all.parquet")
+    local = pd.read_parquet(local.output)
     assert sorted(pd.read_parquet(tmp_path / "out")["score"].round(10)) == sorted(local["score"].round(10))
 
 

@@ -103,6 +103,13 @@ class Schema(BaseModel):
         out = frame.copy()
         for col in needed:
             if col.role == "target":
+                values = out[col.name].dropna().unique()
+                if len(values) == 1:  # a frozen schema knows the classes; this data has only one
+                    kind = "value" if self.target.task == "regression" else "class"
+                    raise TargetError(
+                        f"target {col.name!r} has a single {kind} ({_plain([values[0]])[0]!r}) in this "
+                        "data; there is nothing to learn or compare: fix the data."
+                    )
                 continue
             now = _kind_of(out[col.name], hint=col.kind)
             if now != col.kind and not (col.kind == "categorical" and now in ("boolean", "numeric")):

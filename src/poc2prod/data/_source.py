@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 from pathlib import Path
@@ -14,22 +15,26 @@ from poc2prod.spec import DataSource
 _DELIMITERS = ",;\t|"
 
 
-def load(source: DataSource, base: Path) -> pd.DataFrame:
-    """Load ``source`` (paths relative to ``base``) with a fresh ``RangeIndex`` of row positions."""
+def load(source: DataSource, base: Path, named: str = "data.source in poc2prod.yaml") -> pd.DataFrame:
+    """Load ``source`` (paths relative to ``base``) with a fresh ``RangeIndex`` of row positions.
+
+    ``named`` is where the user gave the source (the spec's key, or a command's option), so that an
+    error says what to fix.
+    """
     if source.kind == "sql":
         frame = _read_sql(source)
     else:
         path = Path(source.source)
         path = path if path.is_absolute() else base / path
         if not path.is_file():
-            raise DataError(f"data file {path} does not exist; fix data.source in poc2prod.yaml.")
+            raise DataError(f"data file {path} does not exist; fix {named}.")
         if path.stat().st_size == 0:
-            raise DataError(f"data file {path} is empty; point data.source at a file with rows.")
+            raise DataError(f"data file {path} is empty; point {named} at a file with rows.")
         frame = _read_parquet(path) if source.kind == "parquet" else _read_csv(path, source)
     if frame.shape[1] == 0:
         raise DataError(f"{source.source} has no columns; check the file and its delimiter.")
     if len(frame) == 0:
-        raise DataError(f"{source.source} has a header but no rows; point data.source at data with rows.")
+        raise DataError(f"{source.source} has a header but no rows; point {named} at data with rows.")
     return frame.reset_index(drop=True)
 
 
@@ -39,6 +44,37 @@ def fingerprint(frame: pd.DataFrame) -> str:
     h.update(",".join(map(str, frame.columns)).encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
     return h.hexdigest()[:16]
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8`` if ``path`` decodes as UTF-8, else ``cp1252`` (what spreadsheet exports on Windows
+    write), else ``latin-1``, which decodes any byte."""
+    for encoding in ("utf-8", "cp1252"):
+        if _first_undecodable(path, encoding) is None:
+            return encoding
+    return "latin-1"
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
+    """The line number and byte of the first bytes of ``path`` that are not ``encoding`` text."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                # The error's offset counts from the undecoded bytes the decoder held back plus
+                # this chunk; the lines before it are those of the chunk up to the bad byte, close
+                # enough when a held-back sequence straddles chunks (at most 3 bytes).
+                start = max(0, e.start - len(e.object) + len(chunk))
+                return line + chunk.count(b"\n", 0, start), chunk[start]
+            line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line, 0
+    return None
 
 
 def sniff_delimiter(path: Path, encoding: str) -> str:
@@ -56,10 +92,13 @@ def _read_csv(path: Path, source: DataSource) -> pd.DataFrame:
     sep = source.sep or sniff_delimiter(path, source.encoding)
     try:
         frame = pd.read_csv(path, sep=sep, encoding=source.encoding, low_memory=False)
-    except UnicodeDecodeError as e:
+    except UnicodeDecodeError:
+        # pandas reports the byte within its read buffer; find the line a user can look at.
+        where = _first_undecodable(path, source.encoding)
+        at = f"line {where[0]} holds byte 0x{where[1]:02x}" if where else "a byte does not decode"
         raise DataError(
-            f"{path} is not {source.encoding} text (byte {e.start}); set data.encoding in "
-            "poc2prod.yaml (for example latin-1 or cp1252)."
+            f"{path} is not {source.encoding} text ({at}); set data.encoding in poc2prod.yaml "
+            f"(this file reads as {detect_encoding(path)})."
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(
@@ -71,9 +110,9 @@ def _read_csv(path: Path, source: DataSource) -> pd.DataFrame:
             f"{path} could not be parsed as CSV with delimiter {sep!r} ({detail}); set data.sep."
         ) from None
     if frame.shape[1] == 1 and any(d in str(frame.columns[0]) for d in _DELIMITERS if d != sep):
-        raise DataError(
-            f"{path} was read as a single column {frame.columns[0]!r}; set data.sep to its delimiter."
-        )
+        header = str(frame.columns[0])
+        header = header if len(header) <= 60 else header[:57] + "..."
+        raise DataError(f"{path} was read as a single column {header!r}; set data.sep to its delimiter.")
     return frame
 
 

@@ -165,7 +165,11 @@ def run_optimize(
         notes.append("prove's verdict was no-go; the gate optimizes anyway, so judge the result with care")
 
     # Newer data is checked before any tuning, so a broken file costs seconds, not the budget.
-    newer = {"newer": prep.newer(spec.newer, project.root)} if spec.newer is not None else {}
+    newer = (
+        {"newer": prep.newer(spec.newer, project.root, "newer.source in poc2prod.yaml")}
+        if spec.newer is not None
+        else {}
+    )
     n_jobs = max(1, (os.cpu_count() or 1) // workers)
     sel = _selection(project, prep, n_jobs)
     notes += sel.notes

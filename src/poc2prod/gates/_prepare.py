@@ -94,15 +94,15 @@ class Prepared:
             **params,
         )
 
-    def newer(self, source: DataSource, base) -> tuple[pd.DataFrame, np.ndarray]:
-        """Labelled rows of a newer data source, checked against the frozen schema."""
-        frame = self.schema.check(d.load(source, base))
+    def newer(self, source: DataSource, base, named: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """Labelled rows of a newer data source (given as ``named``), checked against the frozen schema."""
+        frame = self.schema.check(d.load(source, base, named))
         target = self.schema.target
         labelled = frame[frame[target.name].notna()]
         if labelled.empty:
             raise DataError(
                 f"the newer data {source.source} has no labelled rows (column {target.name!r} is empty); "
-                "add outcomes to it or remove `newer:` from poc2prod.yaml."
+                f"add outcomes to it or point {named} at labelled data."
             )
         return labelled[self.features], d.encode_target(labelled[target.name], target)
 

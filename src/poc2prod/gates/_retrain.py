@@ -71,7 +71,9 @@ def run_retrain(project: Project, data: str | Path, *, window: float = 0.3) -> R
     tracker = Tracker(project.tracking_uri, spec.name, project.artifact_root)
     champion = load_bundle(project.tracking_uri, spec.name)
     prep = prepare(project, notes=[])
-    X_new, y_new = prep.newer(DataSource(source=str(data)), Path.cwd())
+    X_new, y_new = prep.newer(
+        DataSource(source=str(data), encoding=spec.data.encoding), Path.cwd(), "--data (the newer data)"
+    )
     n_window = round(len(X_new) * window)
     if n_window < 50 or len(X_new) - n_window < 1:
         raise ProjectError(

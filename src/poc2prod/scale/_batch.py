@@ -101,8 +101,10 @@ def score_on_ray(
         # one file's "lots" in a numeric column into a missing value rather than a refused row.
         text = csv.ConvertOptions(column_types=dict.fromkeys(first, pa.string()), strings_can_be_null=True)
 
+        encoding = csv.ReadOptions(encoding=project.spec.data.encoding)  # as the local score reads
+
         def read(paths, **options):
-            return ray.data.read_csv(paths, convert_options=text, **options)
+            return ray.data.read_csv(paths, convert_options=text, read_options=encoding, **options)
 
     n = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
     batch_id = f"batch-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from poc2prod.errors import DataError
-from poc2prod.serve._predictor import Predictor, Problem
+from poc2prod.serve._predictor import Predictor, Problem, describe
 from poc2prod.store._predlog import LogWriter, prediction_record
 
 _CHUNK = 50_000
@@ -46,15 +46,17 @@ def score_file(
     output: Path,
     *,
     log_folder: Path | None,
+    encoding: str = "utf-8",
     chunk_rows: int = _CHUNK,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ScoreResult:
-    """Score every row of ``source`` (CSV or Parquet) into ``output`` (Parquet, or CSV by suffix)."""
+    """Score every row of ``source`` (CSV or Parquet, text in ``encoding``) into ``output`` (Parquet,
+    or CSV by suffix)."""
     from poc2prod.data import load
     from poc2prod.spec import DataSource
 
     started = time.monotonic()
-    frame = load(DataSource(source=str(source)), Path.cwd())
+    frame = load(DataSource(source=str(source), encoding=encoding), Path.cwd(), "--input (the file to score)")
     check_columns(predictor, frame, str(source))
     log = LogWriter(log_folder, "predictions") if log_folder is not None else None
     batch_id = f"batch-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
@@ -94,6 +96,20 @@ def check_columns(predictor: Predictor, frame: pd.DataFrame, source: str) -> Non
             + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
             + "; add it (empty is fine when unknown)."
         )
+    for name in predictor.numeric:
+        values = frame[name].dropna()
+        if (
+            len(values)
+            and not pd.api.types.is_numeric_dtype(values)
+            and pd.to_numeric(values, errors="coerce").isna().all()
+        ):
+            # A whole column of text where the model takes numbers is a file of another shape, not
+            # a few bad rows: refused before anything is scored, logged or written.
+            raise DataError(
+                f"column {name!r} of {source} holds no number (first value: {describe(values.iloc[0])}), "
+                "where the model takes numbers; fix the column (a few values that are not numbers "
+                "would be refused row by row)."
+            )
 
 
 def score_chunk(

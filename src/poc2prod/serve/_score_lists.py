@@ -44,7 +44,7 @@ def score_users(
     if source is None:
         users = [str(u) for u in predictor.model.users]
     else:
-        frame = load(DataSource(source=str(source)), Path.cwd())
+        frame = load(DataSource(source=str(source)), Path.cwd(), "--input (the users to list)")
         if user_column not in frame.columns:
             raise DataError(
                 f"{source} has no column {user_column!r} of user ids; name it so, or score every known "
