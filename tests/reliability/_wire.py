@@ -1,17 +1,12 @@
-"""The fuzz requests over a real socket: ``poc2prod serve`` as a subprocess with its workers, a
-request written as raw HTTP/1.1 bytes, an answer read back, and the clients a server meets in the
-wild (slow ones, ones that leave halfway, ones whose framing lies)."""
+"""The fuzz requests over a real socket (a server from tests/_server.py): a request written as raw
+HTTP/1.1 bytes, an answer read back, and the clients a server meets in the wild (slow ones, ones
+that leave halfway, ones whose framing lies)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from urllib.parse import quote, quote_from_bytes
 
 from tests.reliability._http import Request, Response
@@ -19,68 +14,6 @@ from tests.reliability._http import Request, Response
 _FRAMING = {b"host", b"content-length", b"transfer-encoding", b"expect", b"connection"}
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"}  # what httptools parses
 _TOKEN = set(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``poc2prod serve`` on a free port, ready; its stderr kept in ``log``."""
-
-    def __init__(self, root: Path, log: Path, *args: str):
-        self.port = free_port()
-        self.log = log
-        cli = Path(sys.executable).with_name("poc2prod")
-        with open(log, "wb") as err:
-            self.proc = subprocess.Popen(
-                [cli, "serve", "-C", str(root), "--port", str(self.port), *args],
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if self.get("/ready").status == 200 and len(self.workers()) >= self.expected_workers(args):
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError(log.read_text())
-            time.sleep(0.25)
-        self.stop()
-        raise TimeoutError("the server did not become ready")
-
-    @staticmethod
-    def expected_workers(args: tuple[str, ...]) -> int:
-        return int(args[args.index("--workers") + 1]) if "--workers" in args else 0
-
-    def workers(self) -> set[int]:
-        """The live child processes of the server (its uvicorn workers)."""
-        out = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid and fields[0] not in ("Z", "X"):
-                out.add(int(stat.parent.name))
-        return out
-
-    def get(self, path: str) -> Response:
-        return exchange(self.port, b"GET %s HTTP/1.1\r\nHost: fuzz\r\n\r\n" % path.encode(), "GET")[0]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
 
 
 def wire(req: Request) -> bytes | None:

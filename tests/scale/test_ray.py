@@ -5,7 +5,6 @@ example, each checked against its single-machine counterpart."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 import urllib.error
@@ -16,6 +15,7 @@ import pytest
 
 from poc2prod import Project
 from poc2prod.errors import DataError, ProjectError
+from tests._server import free_port
 
 ray = pytest.importorskip("ray")  # the ray extra is part of dev: CI has it
 pytestmark = pytest.mark.slow
@@ -34,12 +34,6 @@ def project(tmp_path_factory, cluster):
     project.prove(budget=15)
     project.deploy()
     return project
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _post(url: str, doc) -> tuple[int, dict]:
@@ -68,7 +62,7 @@ def test_the_service_runs_on_ray_serve_with_its_checks_metrics_and_log(project, 
     from poc2prod.scale._serve import serve_on_ray
     from poc2prod.serve._run import service_env
 
-    port = _free_port()
+    port = free_port()
     env = service_env(
         project, port=port, workers=2, version=None, api_key=None, max_body=1 << 20, log=True, shadow=False
     )

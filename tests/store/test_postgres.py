@@ -28,6 +28,7 @@ import yaml
 
 from poc2prod import Project
 from poc2prod.errors import ProjectError
+from tests._server import free_port
 
 # A bare postgresql:// URL, as a user writes it: SQLAlchemy reads it as psycopg 3, which the ray
 # extra installs.
@@ -49,12 +50,6 @@ def _server_binaries() -> Path:
         "package, as .ci/run does.",
         pytrace=False,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -124,7 +119,7 @@ def postgres():
             "--locale=C", "--no-sync", "--no-instructions",
         )  # fmt: skip
         for attempt in range(3):  # another process may take the free port before the server does
-            server = Postgres(_free_port())
+            server = Postgres(free_port())
             options = (
                 f"-h 127.0.0.1 -p {server.port} -c unix_socket_directories={folder} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -231,7 +226,7 @@ def test_runs_registry_and_a_shared_study_live_in_postgres(postgres, tmp_path):
 
 
 def _dead_port() -> int:
-    port = _free_port()
+    port = free_port()
     with contextlib.closing(socket.socket()) as s:  # nothing listens there
         assert s.connect_ex(("127.0.0.1", port)) != 0
     return port

@@ -15,6 +15,7 @@ a row at a time.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -43,6 +44,7 @@ class LogWriter:
         self._fd: int | None = None
         self._size = 0
         self._dirty = False
+        self._torn = False  # the last line written was cut short by a full disk
         self.folder.mkdir(parents=True, exist_ok=True)
         self._stop = threading.Event()
         self._syncer = threading.Thread(target=self._sync_loop, args=(sync_seconds,), daemon=True)
@@ -59,6 +61,8 @@ class LogWriter:
         """Write ``records`` as one append; raises :class:`ProjectError` if they cannot all be written."""
         data = b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records)
         with self._lock:
+            if self._torn:  # end the line a full disk cut short, or these records would join it
+                data = b"\n" + data
             try:
                 if self._fd is None:  # opened on first use: an idle process leaves no empty segment
                     self._open()
@@ -68,16 +72,25 @@ class LogWriter:
                     f"the {self.kind} log cannot be written ({e.strerror}); free disk space."
                 ) from None
             if written != len(data):
-                # A short write (the disk filled up): end the torn line so the next append starts clean.
+                # A short write: the disk filled up. End the torn line now if a byte still fits,
+                # else before the next append.
                 if written:
-                    os.write(self._fd, b"\n")
+                    self._torn = not data[:written].endswith(b"\n")
+                if self._torn:
+                    with contextlib.suppress(OSError):
+                        self._torn = os.write(self._fd, b"\n") != 1
                 raise ProjectError(f"the {self.kind} log is out of disk space; free disk space.")
+            self._torn = False
             self._size += written
             self._dirty = True
             if self._size >= self.max_bytes:
-                os.fsync(self._fd)
-                os.close(self._fd)
-                self._open()
+                fd, self._fd = self._fd, None  # the next append opens the next segment
+                try:
+                    os.fsync(fd)
+                except OSError:
+                    pass  # the lines are in the operating system's cache, as after any append
+                finally:
+                    os.close(fd)
 
     def _sync_loop(self, every: float) -> None:
         while not self._stop.wait(every):
