@@ -53,7 +53,8 @@ def main(argv: list[str]) -> None:
     code = [p for p in ("src", "tests", "bench", "dev.py") if (ROOT / p).exists()]
     run(BIN / "ruff", "check", *code)
     run(BIN / "ruff", "format", "--check", *code)
-    run(BIN / "python", "-m", "pytest", "-ra", *argv[1:])
+    # The slowest tests listed at the end: what to look at when the suite's time creeps up.
+    run(BIN / "python", "-m", "pytest", "-ra", "--durations=25", *argv[1:])
 
 
 if __name__ == "__main__":

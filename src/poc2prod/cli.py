@@ -153,7 +153,8 @@ def optimize(
     With --backend ray, --workers tuning tasks of --trial-cpus CPUs each run on Ray."""
     from poc2prod.project import Project
 
-    with _errors():
+    kept = "no run was recorded; the trials it finished stay in the study, and the next optimize resumes it."
+    with _errors(interrupted=kept):
         project = Project.load(project_dir)
         with _Progress(enabled=not quiet, budget=budget or project.spec.budget.optimize) as progress:
             result = project.optimize(
@@ -617,7 +618,11 @@ def _err():
 
 
 class _errors:
-    """Turn a user error into one sentence and exit status 1, and Ctrl-C into status 130."""
+    """Turn a user error into one sentence and exit status 1, and Ctrl-C into status 130 with
+    ``interrupted``: what the interruption kept."""
+
+    def __init__(self, interrupted: str = "nothing from this run was recorded."):
+        self.interrupted = interrupted
 
     def __enter__(self) -> None:
         return None
@@ -631,7 +636,7 @@ class _errors:
             _err().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
         if isinstance(exc, KeyboardInterrupt):
-            _err().print("[yellow]interrupted[/]: nothing from this run was recorded.")
+            _err().print(f"[yellow]interrupted[/]: {self.interrupted}", highlight=False, soft_wrap=True)
             raise typer.Exit(130)
         return False
 

@@ -109,7 +109,9 @@ def test_alerts_reach_the_webhook_and_a_dead_one_is_only_reported(served):
     project.spec = spec.model_copy(update={"monitoring": settings})
     try:
         result = project.monitor("1d")
-        assert result.alerts and result.webhook == {"url": url, "status": 204}
+        # The webhook's path is often its secret: the result, which runs and reports keep, hides it.
+        shown = f"http://127.0.0.1:{server.server_port}/***"
+        assert result.alerts and result.webhook == {"url": shown, "status": 204}
         assert received == [{"project": spec.name, "alerts": result.alerts}]
         server.shutdown()
         server.server_close()

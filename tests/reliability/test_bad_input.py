@@ -89,7 +89,7 @@ def project(tmp_path_factory):
     return project
 
 
-def _state(root: Path) -> dict[str, str]:
+def state_of(root: Path) -> dict[str, str]:
     """Every file under ``root`` by content; SQLite databases by their rows, not their pages."""
     state = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -109,7 +109,7 @@ NAMED = ("an empty file", "a header only", "a missing file")
 
 
 def _refused(args: list[str], said: str, root: Path | None) -> None:
-    before = _state(root) if root else None
+    before = state_of(root) if root else None
     res = runner.invoke(app, args, catch_exceptions=False)
     lines = res.stderr.strip().splitlines()
     assert res.exit_code != 0, res.output
@@ -117,7 +117,7 @@ def _refused(args: list[str], said: str, root: Path | None) -> None:
     assert said.lower() in lines[0].lower(), lines[0]
     assert lines[0].rstrip().endswith("."), lines[0]
     if root:
-        assert _state(root) == before, "the failed command changed the project"
+        assert state_of(root) == before, "the failed command changed the project"
 
 
 def _bad_file(case: str, folder: Path, name: str = "newer.csv") -> Path:
@@ -218,7 +218,7 @@ def test_a_folder_without_write_permission_is_one_sentence(read_only, command):
     if shutil.which("setpriv") is None and os.geteuid() == 0:
         pytest.skip("setpriv is needed to drop root's permissions")
     copy, home = read_only
-    before = _state(copy)
+    before = state_of(copy)
     cli = Path(sys.executable).with_name("poc2prod")
     proc = subprocess.run(
         [*_as_someone_else(), str(cli), command[0], "-C", str(copy), *command[1:]],
@@ -231,4 +231,4 @@ def test_a_folder_without_write_permission_is_one_sentence(read_only, command):
     assert proc.returncode != 0, proc.stdout
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert "writable" in lines[0] or "write" in lines[0], lines[0]
-    assert _state(copy) == before
+    assert state_of(copy) == before

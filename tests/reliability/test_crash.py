@@ -12,12 +12,16 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from poc2prod.store._predlog import read_log
 from tests._server import Server, under_load
-from tests.conftest import german_rows
+from tests.conftest import deploy_example, german_rows
+from tests.reliability.test_bad_input import state_of
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +121,47 @@ def test_a_full_disk_answers_503_and_recovers_once_space_is_freed(small_disk):
         assert server.stop() in (0, -signal.SIGTERM)
     # Every answered request is in the log, and a line torn by the full disk hides nothing else.
     assert answered <= _logged(folder)
+
+
+@pytest.mark.parametrize("gate", ["prove", "optimize"])
+def test_a_gate_interrupted_with_ctrl_c_records_nothing(gate, tmp_path):
+    project = deploy_example(tmp_path / "credit")
+    before = state_of(project.root)
+    cli = Path(sys.executable).with_name("poc2prod")
+    err = tmp_path / "stderr"
+    with open(err, "w") as f:
+        proc = subprocess.Popen(
+            [cli, gate, "-C", str(project.root), "--budget", "120"],
+            stdout=subprocess.DEVNULL,
+            stderr=f,
+            start_new_session=True,
+            # A terminal's job gets Ctrl-C; one started in the background (as CI's may be) ignores
+            # it, and would pass that on.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    mark = "✓ dummy" if gate == "prove" else "trial "  # a candidate or a trial done: well into it
+    deadline = time.monotonic() + 60
+    while mark not in err.read_text() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, err.read_text()
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends, to every process of the job
+    try:
+        assert proc.wait(timeout=30) == 130, err.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    said = err.read_text().strip().splitlines()[-1]
+    after = state_of(project.root)
+    if gate == "optimize":  # the trials it finished stay in the study, for the next run to resume
+        assert said == (
+            "interrupted: no run was recorded; the trials it finished stay in the study, and the next "
+            "optimize resumes it."
+        )
+        study = (".poc2prod/studies.db", ".poc2prod/studies/")  # its trials and their predictions
+        changed = {k for k in after.keys() | before.keys() if after.get(k) != before.get(k)}
+        assert changed and all(k.startswith(study) for k in changed), changed
+        after = {k: v for k, v in after.items() if not k.startswith(study)}
+        before = {k: v for k, v in before.items() if not k.startswith(study)}
+    else:
+        assert said == "interrupted: nothing from this run was recorded."
+    assert after == before

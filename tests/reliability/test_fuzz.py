@@ -299,6 +299,14 @@ def test_the_api_key_is_checked_whatever_is_sent(credit, tmp_path):
         requests.append(Request("api key", "POST", path, body, expect=expect(401), mentions=("API key",)))
     for path in ("/health", "/ready"):
         requests.append(Request("api key", "GET", path, expect=expect(200)))
+    for path in ("/metrics", "/openapi.json"):  # what the traffic and the schema tell: key holders only
+        requests.append(Request("api key", "GET", path, expect=expect(401), mentions=("API key",)))
+        requests.append(
+            Request("api key", "GET", path, headers=((b"x-api-key", b"wrong"),), expect=expect(401))
+        )
+        requests.append(
+            Request("api key", "GET", path, headers=((b"authorization", b"Bearer k3y"),), expect=expect(200))
+        )
     _, wrong = _fuzz(_app(credit.predictor(2), tmp_path, api_key="k3y"), requests, "credit with an API key")
     assert not wrong, _verdict(wrong)
 

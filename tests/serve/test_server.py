@@ -49,7 +49,8 @@ def test_the_http_contract_over_a_real_socket(deployed):
         )
         assert server.request("GET", "/predict")[0] == 405
         assert server.request("GET", "/nowhere")[0] == 404
-        assert "Row" in server.request("GET", "/openapi.json")[1]["components"]["schemas"]
+        assert "Row" in server.request("GET", "/openapi.json", key="k3y")[1]["components"]["schemas"]
+        assert server.request("GET", "/openapi.json")[0] == 401  # the schema tells of the data: keyed
         assert server.request("GET", "/health")[0] == 200  # liveness needs no key
     finally:
         server.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import pwd
 import re
@@ -29,10 +30,12 @@ import yaml
 from poc2prod import Project
 from poc2prod.errors import ProjectError
 from tests._server import free_port
+from tests.conftest import GERMAN
 
 # A bare postgresql:// URL, as a user writes it: SQLAlchemy reads it as psycopg 3, which the ray
 # extra installs.
 DRIVER = "postgresql"
+SECRET = "pw-TOPSECRET-41"
 
 
 def _server_binaries() -> Path:
@@ -57,7 +60,9 @@ class Postgres:
     port: int
 
     def url(self, database: str) -> str:
-        return f"{DRIVER}://postgres@127.0.0.1:{self.port}/{database}"
+        # The server trusts every local connection, so a password is accepted and ignored: it is
+        # here to be kept out of every run, file and message.
+        return f"{DRIVER}://postgres:{SECRET}@127.0.0.1:{self.port}/{database}"
 
     def query(self, database: str, sql: str, *args) -> list[tuple]:
         import psycopg
@@ -84,7 +89,8 @@ class Postgres:
 
 @pytest.fixture(scope="module")
 def postgres():
-    """A throwaway PostgreSQL server with the databases ``mlflow`` and ``optuna``, stopped at the end."""
+    """A throwaway PostgreSQL server with the databases ``mlflow``, ``optuna`` and ``loans``, stopped
+    at the end."""
     bin_dir = _server_binaries()
     # PostgreSQL refuses to run as root; the server runs as nobody, in a folder nobody owns (pytest's
     # tmp_path sits under a folder only root may enter).
@@ -130,7 +136,7 @@ def postgres():
             )  # fmt: skip
             if done.returncode == 0:
                 break
-        for name in ("mlflow", "optuna"):
+        for name in ("mlflow", "optuna", "loans"):
             server.create_database(name)
         yield server
     finally:
@@ -139,21 +145,31 @@ def postgres():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _project_on(folder: Path, tracking: dict[str, str]) -> Project:
-    """The credit example in ``folder`` with ``tracking`` in its poc2prod.yaml."""
+def _project_on(folder: Path, tracking: dict[str, str], data: dict[str, str] | None = None) -> Project:
+    """The credit example in ``folder`` with ``tracking`` (and ``data``) in its poc2prod.yaml."""
     Project.init(folder, example="credit-risk")
     path = folder / "poc2prod.yaml"
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     spec["tracking"] = tracking
+    spec["data"] = data or spec["data"]
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return Project.load(folder)
 
 
 @pytest.mark.slow
 def test_runs_registry_and_a_shared_study_live_in_postgres(postgres, tmp_path):
+    import sqlalchemy as sa
     from starlette.testclient import TestClient
 
-    project = _project_on(tmp_path / "p", {"uri": postgres.url("mlflow"), "studies": postgres.url("optuna")})
+    # The data in PostgreSQL too, read with a query, as a client's warehouse would be.
+    engine = sa.create_engine(postgres.url("loans"))
+    pd.read_csv(GERMAN).to_sql("applications", engine, index=False)
+    engine.dispose()
+    project = _project_on(
+        tmp_path / "p",
+        {"uri": postgres.url("mlflow"), "studies": postgres.url("optuna")},
+        {"source": postgres.url("loans"), "query": "SELECT * FROM applications"},
+    )
     assert project.tracking_uri == postgres.url("mlflow")
     assert project.studies_uri == postgres.url("optuna")
 
@@ -163,7 +179,7 @@ def test_runs_registry_and_a_shared_study_live_in_postgres(postgres, tmp_path):
     # Two processes tune one study in PostgreSQL: the point of a multi-node set-up.
     optimized = project.optimize(budget=40, workers=2)
     assert len(optimized.study["workers"]) == 2, optimized.study
-    assert optimized.study["storage"] == postgres.url("optuna")
+    assert optimized.study["storage"] == postgres.url("optuna").replace(SECRET, "***")  # as reported
 
     deployed = project.deploy()
     assert deployed.version == 1 and deployed.source_run == optimized.run_id
@@ -223,6 +239,28 @@ def test_runs_registry_and_a_shared_study_live_in_postgres(postgres, tmp_path):
         study_name,
     ) == [(again.study["finished"],)]
     assert postgres.query("mlflow", "select count(*) from runs where name = 'optimize'") == [(2,)]
+
+    # The password is in poc2prod.yaml, where the user put it, and nowhere else: not in a run's
+    # params, tags or artifacts, a study's attributes, the report, the prediction log or a message.
+    report = project.report()
+    for folder in (project.root, report.parent):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.name != "poc2prod.yaml":
+                assert SECRET.encode() not in path.read_bytes(), path
+    for database, table, column in [
+        ("mlflow", "params", "value"),
+        ("mlflow", "tags", "value"),
+        ("mlflow", "model_versions", "source"),
+        ("mlflow", "experiments", "artifact_location"),
+        ("optuna", "study_user_attributes", "value_json"),
+        ("optuna", "study_system_attributes", "value_json"),
+        ("optuna", "trial_user_attributes", "value_json"),
+    ]:
+        sql = f"select count(*) from {table} where {column} like %s"
+        leaked = postgres.query(database, sql, f"%{SECRET}%")
+        assert leaked == [(0,)], (database, table)
+    for result in (proved, optimized, again, deployed):
+        assert SECRET not in json.dumps(result.to_dict(), default=str)
 
 
 def _dead_port() -> int:

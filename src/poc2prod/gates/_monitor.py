@@ -144,16 +144,19 @@ def _post(url: str, doc: dict[str, Any]) -> dict[str, Any]:
     import urllib.error
     import urllib.request
 
+    from poc2prod._secrets import redact
+
     req = urllib.request.Request(
         url, data=json.dumps(doc).encode(), headers={"content-type": "application/json"}, method="POST"
     )
+    shown = redact(url)  # a webhook's path is often its secret: the result goes into runs and reports
     try:
         with urllib.request.urlopen(req, timeout=10) as res:
-            return {"url": url, "status": res.status}
+            return {"url": shown, "status": res.status}
     except urllib.error.HTTPError as e:
-        return {"url": url, "status": e.code, "error": f"the webhook answered {e.code} {e.reason}"}
+        return {"url": shown, "status": e.code, "error": f"the webhook answered {e.code} {e.reason}"}
     except (OSError, ValueError) as e:
-        return {"url": url, "status": None, "error": f"the webhook could not be reached ({e})"}
+        return {"url": shown, "status": None, "error": f"the webhook could not be reached ({e})"}
 
 
 def _window(part: pd.DataFrame, bundles: dict, spec, start: float, end: float) -> Window:

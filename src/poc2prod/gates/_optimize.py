@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from poc2prod._secrets import redact
 from poc2prod.errors import BudgetError, ProjectError
 from poc2prod.gates._prepare import Prepared, prepare
 from poc2prod.gates._prove import _clean
@@ -382,7 +383,7 @@ def run_optimize(
         by_model[t.params.get("model", "?")] = by_model.get(t.params.get("model", "?"), 0) + 1
     study_doc = {
         "name": sel.study_name,
-        "storage": _redact(project.studies_uri),
+        "storage": redact(project.studies_uri),
         "finished": len(finished),
         "this_run": len(finished) - before,
         "complete": len(ranked),
@@ -746,10 +747,3 @@ def _trial_rows(trials) -> list[dict[str, Any]]:
         }
         for t in trials
     ]
-
-
-def _redact(url: str) -> str:
-    """A storage URL without its password, fit for a report."""
-    from poc2prod.store._tracking import redact
-
-    return redact(url)

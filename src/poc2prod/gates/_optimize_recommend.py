@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from poc2prod._secrets import public_spec, redact
 from poc2prod.errors import BudgetError, ProjectError
 from poc2prod.gates._prepare_recommend import PreparedLog, prepare_log
 from poc2prod.gates._prove import _clean
@@ -206,7 +207,7 @@ def run_optimize_recommend(
             "this_run": this_run,
             "pruned": 0,
             "by_model": by_model,
-            "storage": _redacted(project.studies_uri),
+            "storage": redact(project.studies_uri),
         },
         run_id="",
         task=spec.task,
@@ -232,7 +233,7 @@ def run_optimize_recommend(
             "gain": gain["difference"],
             "elapsed_seconds": result.elapsed_seconds,
         },
-        documents={"optimize.json": result.to_dict(), "spec.json": spec.model_dump(mode="json")},
+        documents={"optimize.json": result.to_dict(), "spec.json": public_spec(spec)},
         model=final_model,
     )
     result.run_id, result.model_sha256 = tracker.log(record)
@@ -337,9 +338,3 @@ def _value(spec, prep: PreparedLog, final: Scored, base: Scored, popular: Scored
             "people what they buy, and an A/B test measures how much of it the list causes"
         ),
     }
-
-
-def _redacted(url: str) -> str:
-    from poc2prod.gates._optimize import _redact
-
-    return _redact(url)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from poc2prod import data as d
+from poc2prod._secrets import public_spec
 from poc2prod.errors import BudgetError, ProjectError
 from poc2prod.gates._prepare import prepare
 from poc2prod.gates._verdict import CriterionResult, judge
@@ -239,7 +240,7 @@ def run_prove(
             "schema.json": schema.model_dump(mode="json"),
             "profile.json": prof.to_dict(),
             "leaderboard.json": leaderboard,
-            "spec.json": spec.model_dump(mode="json"),
+            "spec.json": public_spec(spec),
         },
         files={"split.parquet": project.state_dir / "split.parquet"},
         model=model,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from poc2prod import data as d
+from poc2prod._secrets import public_spec
 from poc2prod.errors import BudgetError, ProjectError
 from poc2prod.gates._prepare_recommend import prepare_log
 from poc2prod.gates._verdict import judged, verdict_of
@@ -171,7 +172,7 @@ def run_prove_recommend(
             **{f"holdout_{m}": v for m, v in holdout.items()},
             "elapsed_seconds": result.elapsed_seconds,
         },
-        documents={"leaderboard.json": leaderboard, "spec.json": spec.model_dump(mode="json")},
+        documents={"leaderboard.json": leaderboard, "spec.json": public_spec(spec)},
         model=model,
     )
     return record_prove(result, record, tracker, project, started, emit)

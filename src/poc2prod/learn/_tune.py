@@ -67,8 +67,9 @@ def open_study(storage_url: str, name: str, *, greater_is_better: bool, seed: in
     if storage_url.startswith("sqlite"):
         # Several workers write to one SQLite file: wait for a lock rather than fail at once.
         engine = {"connect_args": {"timeout": 60}}
+    from poc2prod._secrets import redact
     from poc2prod.errors import ProjectError
-    from poc2prod.store._tracking import _first_line, reach, redact
+    from poc2prod.store._tracking import _first_line, reach
 
     reach(storage_url, "tracking.studies")
     beat = {"heartbeat_interval": _HEARTBEAT, "grace_period": _GRACE} if heartbeat else {}

@@ -654,14 +654,26 @@ class _Service:
                 return answer({"status": "loading"}, 503)
             return answer({"status": "ready", "model": p.name, "version": p.version})
 
+        def keyed(handler):
+            # Traffic counts, score distributions and the schema's categories tell about the
+            # client's business: with a key set, only who holds it reads them (Prometheus sends it
+            # as a bearer token). /health and /ready stay open to the orchestrator's probes.
+            async def run(request: Request) -> Response:
+                try:
+                    self.check_key(dict(request.headers.raw))
+                    return await handler(request)
+                except _Rejected as r:
+                    return answer({"error": r.message}, r.status)
+
+            return run
+
+        @keyed
         async def metrics(request: Request) -> Response:
             return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+        @keyed
         async def openapi(request: Request) -> Response:
-            try:
-                return answer(self.ready().openapi())
-            except _Rejected as r:
-                return answer({"error": r.message}, r.status)
+            return answer(self.ready().openapi())
 
         async def unknown(request: Request, exc) -> Response:
             path = request.url.path

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from poc2prod._io import sha256_file
+from poc2prod._secrets import redact
 from poc2prod.errors import ProjectError
 
 
@@ -155,16 +156,6 @@ def load_model(uri: str, run_id: str):
 
 
 _REACHED: set[str] = set()  # database URLs this process has connected to once
-
-
-def redact(url: str) -> str:
-    """A database URL without its password, fit for a message or a report."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable URL)"
 
 
 def reach(url: str, key: str) -> None:
