@@ -177,7 +177,7 @@ def test_runs_registry_and_a_shared_study_live_in_postgres(postgres, tmp_path):
     assert proved.run_id
 
     # Two processes tune one study in PostgreSQL: the point of a multi-node set-up.
-    optimized = project.optimize(budget=40, workers=2)
+    optimized = project.optimize(budget=25, workers=2)
     assert len(optimized.study["workers"]) == 2, optimized.study
     assert optimized.study["storage"] == postgres.url("optuna").replace(SECRET, "***")  # as reported
 
@@ -228,7 +228,7 @@ def test_runs_registry_and_a_shared_study_live_in_postgres(postgres, tmp_path):
     assert len(workers) == 2 and sorted(yaml.safe_load(w) for (w,) in workers) == optimized.study["workers"]
 
     # A second run resumes the study in PostgreSQL rather than starting afresh.
-    again = project.optimize(budget=30)
+    again = project.optimize(budget=15)
     assert any("resumed the study" in note for note in again.notes), again.notes
     assert again.study["name"] == study_name and again.study["finished"] > finished
     assert again.study["finished"] == again.study["this_run"] + finished
