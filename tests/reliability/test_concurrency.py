@@ -48,7 +48,7 @@ def test_deploys_and_promotions_at_once_leave_one_champion_and_distinct_versions
 
 def test_two_optimize_runs_at_once_share_the_study_without_locking_errors(project):
     root = str(project.root)
-    runs = _all([[CLI, "optimize", "-C", root, "--budget", "30", "--json", "-q"] for _ in range(2)])
+    runs = _all([[CLI, "optimize", "-C", root, "--budget", "20", "--json", "-q"] for _ in range(2)])
     for r in runs:
         assert r.returncode == 0, r.stderr[-2000:]
         assert "database is locked" not in r.stderr
