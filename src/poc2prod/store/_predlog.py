@@ -85,12 +85,9 @@ class LogWriter:
             self._dirty = True
             if self._size >= self.max_bytes:
                 fd, self._fd = self._fd, None  # the next append opens the next segment
-                try:
+                with contextlib.suppress(OSError):  # the lines are in the OS's cache, as after any append
                     os.fsync(fd)
-                except OSError:
-                    pass  # the lines are in the operating system's cache, as after any append
-                finally:
-                    os.close(fd)
+                os.close(fd)
 
     def _sync_loop(self, every: float) -> None:
         while not self._stop.wait(every):
