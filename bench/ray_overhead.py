@@ -604,25 +604,20 @@ def probe_parquet(project: Path, one: Path, timeout: float = 30) -> dict:
     frame = pd.read_parquet(one).head(2000)
     frame.iloc[:1000].to_parquet(probe / "a.parquet", index=False)
     frame.iloc[1000:].to_parquet(probe / "b.parquet", index=False)
-    cmd = [
-        POC2PROD,
-        "score",
-        "-C",
-        project,
-        "--backend",
-        "ray",
-        "-i",
-        f"{probe}/*.parquet",
-        "-o",
-        probe / "out",
-    ]
-    res, wall = run([*cmd, "--json"], timeout=timeout, may_time_out=True)
+    res, wall = run(
+        _ray_score(project, f"{probe}/*.parquet", probe / "out"), timeout=timeout, may_time_out=True
+    )
     print(
         "batch   ray probe, 2 Parquet files of 1,000 rows: "
         + (f"finished in {wall:.1f} s" if res else f"still waiting after {timeout:g} s; stopped"),
         flush=True,
     )
     return {"finished": res is not None, "wall_seconds": wall, "timeout": timeout}
+
+
+def _ray_score(project: Path, files: str, out: Path) -> list:
+    """`poc2prod score --backend ray --json` of the files a glob names into the folder ``out``."""
+    return [POC2PROD, "score", "-C", project, "--backend", "ray", "-i", files, "-o", out, "--json"]
 
 
 def json_of(stdout: str) -> tuple[dict, bool]:
@@ -645,19 +640,7 @@ def measure_batch(project: Path, backend: str, one: Path, parts: Path, runs: int
             cmd = [POC2PROD, "score", "-C", project, "-i", one, "-o", out, "--json"]
         else:
             out = WORK / "batch" / f"out-ray-{i}"
-            cmd = [
-                POC2PROD,
-                "score",
-                "-C",
-                project,
-                "--backend",
-                "ray",
-                "-i",
-                f"{parts}/*.parquet",
-                "-o",
-                out,
-                "--json",
-            ]
+            cmd = _ray_score(project, f"{parts}/*.parquet", out)
         res, wall = run(cmd, env=env)
         doc, pure = json_of(res.stdout)
         shutil.rmtree(out) if out.is_dir() else out.unlink()

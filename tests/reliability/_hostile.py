@@ -112,6 +112,24 @@ def _row_text(row: dict[str, Any], name: str | None = None, raw: bytes | None = 
     return b"{" + b",".join(parts) + b"}"
 
 
+def _valued(
+    family: str, path: str, body: bytes, what: str, name: str, mentions: tuple[str, ...], note: str = ""
+) -> Request:
+    """A POST to ``path`` carrying a value of kind ``what`` (from VALUES) in the field ``name``: a 400
+    naming JSON when the value is not JSON, else a 200 or a 422 whose error names ``mentions``."""
+    if what == BAD:
+        return Request(f"{family}: not JSON", "POST", path, body, expect=expect(400), mentions=("JSON",))
+    return Request(
+        f"{family}: {what} as {name}",
+        "POST",
+        path,
+        body,
+        expect=expect(200, 422),
+        mentions=mentions,
+        note=note,
+    )
+
+
 class Hostile:
     """The hostile requests for a service over ``kinds`` (feature name -> numeric, category or
     text), with ``good`` rows (valid, as a client sends them) and the model's ``classes``."""
@@ -484,24 +502,7 @@ class Hostile:
                         if placement == "alone"
                         else (b'{"feedback":[' + dumps(good) + b"," + item + b"]}", 1)
                     )
-                    if what == BAD:
-                        yield Request(
-                            "feedback: not JSON",
-                            "POST",
-                            "/feedback",
-                            body,
-                            expect=expect(400),
-                            mentions=("JSON",),
-                        )
-                    else:
-                        yield Request(
-                            f"feedback: {what} as {name}",
-                            "POST",
-                            "/feedback",
-                            body,
-                            expect=expect(200, 422),
-                            mentions=(f"feedback {at}", name),
-                        )
+                    yield _valued("feedback", "/feedback", body, what, name, (f"feedback {at}", name))
             missing = _row_text(good, name, None)
             yield Request(
                 "feedback: missing field",
@@ -597,25 +598,7 @@ class RecommendHostile:
         for name in ("users", "k", "time"):
             for raw, what in VALUES:
                 body = _row_text(good, name, raw)
-                if what == BAD:
-                    yield Request(
-                        "recommend: not JSON",
-                        "POST",
-                        "/recommend",
-                        body,
-                        expect=expect(400),
-                        mentions=("JSON",),
-                    )
-                else:
-                    yield Request(
-                        f"recommend: {what} as {name}",
-                        "POST",
-                        "/recommend",
-                        body,
-                        expect=expect(200, 422),
-                        mentions=(name,),
-                        note=f"{name}={raw[:40]!r}",
-                    )
+                yield _valued("recommend", "/recommend", body, what, name, (name,), f"{name}={raw[:40]!r}")
             for raw, what in VALUES:  # and as one of the users
                 if what == BAD:
                     continue
@@ -643,24 +626,6 @@ class RecommendHostile:
         for name in ("user", "item", "event", "time"):
             for raw, what in VALUES:
                 body = _row_text(good, name, raw)
-                if what == BAD:
-                    yield Request(
-                        "purchase: not JSON",
-                        "POST",
-                        "/feedback",
-                        body,
-                        expect=expect(400),
-                        mentions=("JSON",),
-                    )
-                else:
-                    yield Request(
-                        f"purchase: {what} as {name}",
-                        "POST",
-                        "/feedback",
-                        body,
-                        expect=expect(200, 422),
-                        mentions=(name,),
-                        note=f"{name}={raw[:40]!r}",
-                    )
+                yield _valued("purchase", "/feedback", body, what, name, (name,), f"{name}={raw[:40]!r}")
         for body in (b"null", b"[]", b"{}", b'{"feedback":[]}', b"[null]", b'{"feedback":[1]}'):
             yield Request("purchase: wrong shape", "POST", "/feedback", body, expect=expect(422))
