@@ -10,8 +10,18 @@ Heavy modules load on first use, so importing the package (and ``poc2prod --help
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+# LightGBM's and XGBoost's OpenMP threads spin-wait between rounds (GNU OpenMP: 300,000 spins).
+# With two such processes on the same cores (two optimize runs, optimize beside a server) each
+# spinning thread burns the time slice its team-mate needs: on 2 cores, 3 LightGBM fits of 24,000
+# rows took 1.6 s alone and over 120 s two at once. 3,000 spins hold them at 13 s and cost nothing
+# measurable alone (bench/booster_spin.py). The runtime reads this once, when it loads, so it is
+# set here before any booster is imported; a user's own setting wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 
 # The error classes are light and users catch them by name, so they are imported at once.
 from poc2prod.errors import (

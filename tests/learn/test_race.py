@@ -95,6 +95,8 @@ def test_a_failing_candidate_does_not_end_the_race(problem, monkeypatch):
 
 def test_infinite_values_are_treated_as_missing(problem):
     X, y, folds, setup = problem
+    n = 6000  # the first rows show it, in a third of the time
+    X, y, folds = X.iloc[:n], y[:n], [(tr[tr < n], va[va < n]) for tr, va in folds]
     X = X.assign(PAY_AMT1=np.where(np.arange(len(X)) % 50 == 0, np.inf, X["PAY_AMT1"]))
     results = race(
         X, y, folds, ["logistic_regression", "random_forest"], setup, deadline=time.monotonic() + 60
@@ -123,3 +125,30 @@ def test_a_fixed_size_booster_averages_its_seeds(problem):
     each = [m.predict_proba(X.iloc[va])[:, 1] for m in bag.models_]
     assert not np.allclose(each[0], each[1])  # the seeds really differ
     np.testing.assert_allclose(bag.predict_proba(X.iloc[va])[:, 1], np.mean(each, axis=0))
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_a_booster_on_a_few_rows_fits_with_one_thread_and_on_many_with_all(problem, library):
+    from poc2prod.learn._boosters import _ONE_THREAD_ROWS, Booster
+
+    X, y, folds, _ = problem
+    tr = folds[0][0]
+    small = Booster(library=library, n_estimators=5, n_jobs=2).fit(X.iloc[tr[:500]], y[tr[:500]])
+    large = Booster(library=library, n_estimators=5, n_jobs=2).fit(X.iloc[tr], y[tr])
+    assert len(tr) >= _ONE_THREAD_ROWS
+    assert [m.get_params()["n_jobs"] for m in (*small.models_, *large.models_)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, "3000"), ({"GOMP_SPINCOUNT": "50"}, "50"), ({"OMP_WAIT_POLICY": "PASSIVE"}, None)],
+)
+def test_importing_poc2prod_bounds_openmp_spinning_unless_the_user_chose(env, expected):
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    code = "import os, poc2prod; print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True)
+    assert out.stdout.strip() == str(expected)

@@ -14,6 +14,9 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import BaseEstimator
 
+# Below this many training rows a booster fits with one thread (measured on the credit data).
+_ONE_THREAD_ROWS = 2000
+
 
 class Booster(BaseEstimator):
     """A LightGBM or XGBoost model behind scikit-learn's estimator contract."""
@@ -55,6 +58,10 @@ class Booster(BaseEstimator):
             # Libraries want labels 0..K-1; a fold may miss a rare class, so relabel here.
             self.classes_, y = np.unique(y, return_inverse=True)
         early = self.n_estimators is None
+        # On a few thousand rows a boosting round is too short to share between threads: one thread
+        # is as fast alone, and never caught spin-waiting for a core another process holds
+        # (bench/booster_spin.py).
+        self.threads_ = 1 if len(y) < _ONE_THREAD_ROWS else self.n_jobs
         model = self._model(self.max_rounds if early else self.n_estimators, classify, early)
         self.stopped_by_deadline_ = False
         if early:
@@ -116,7 +123,7 @@ class Booster(BaseEstimator):
                 "subsample_freq": 1,
                 "colsample_bytree": 0.8,
                 "reg_lambda": 1.0,
-                "n_jobs": self.n_jobs,
+                "n_jobs": self.threads_,
                 "random_state": seed,
                 "verbose": -1,
                 **extra,
@@ -135,7 +142,7 @@ class Booster(BaseEstimator):
             "tree_method": "hist",
             "enable_categorical": True,
             "max_cat_to_onehot": 4,
-            "n_jobs": self.n_jobs,
+            "n_jobs": self.threads_,
             "random_state": seed,
             **extra,
         }
