@@ -229,6 +229,8 @@ class Project:
         every user the model knows when ``source`` is None), one row per user and rank.
         """
         predictor = self.predictor(version)
+        # The client's files to score come from the same systems as the training data: same encoding.
+        encoding = self.spec.data.encoding
         if predictor.task == "recommend":
             from poc2prod.serve._score_lists import score_users
 
@@ -239,19 +241,19 @@ class Project:
                 user_column=self.spec.columns.user or "user",
                 k=k,
                 log_folder=self.log_folder,
+                encoding=encoding,
                 on_progress=on_progress,
             )
         if source is None:
             raise ProjectError("name the CSV or Parquet file of rows to score.")
         from poc2prod.serve import score_file
 
-        # The client's files to score come from the same systems as the training data: same encoding.
         return score_file(
             predictor,
             Path(source),
             Path(output),
             log_folder=self.log_folder,
-            encoding=self.spec.data.encoding,
+            encoding=encoding,
             on_progress=on_progress,
         )
 

@@ -138,6 +138,16 @@ def test_every_users_list_in_one_batch_job(project, backtest, tmp_path):
     pd.DataFrame({"customer": [1]}).to_csv(users, index=False)
     with pytest.raises(DataError, match="has no column 'CustomerID' of user ids"):
         project.score(users, tmp_path / "x.parquet")
+    # The users file is read in the spec's encoding, like the data it comes from.
+    spec = project.root / "poc2prod.yaml"
+    text = spec.read_text()
+    users.write_bytes("CustomerID\n12347\n".encode("utf-16"))
+    try:
+        spec.write_text(text.replace("data:\n", "data:\n  encoding: utf-16\n", 1))
+        again = Project.load(project.root).score(users, tmp_path / "utf16.parquet", k=3)
+        assert pd.read_parquet(again.output)["user"].unique().tolist() == ["12347"]
+    finally:
+        spec.write_text(text)
 
 
 def test_monitor_attributes_purchases_to_lists_and_the_report_shows_it(project, backtest):

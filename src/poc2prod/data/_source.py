@@ -46,11 +46,12 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return h.hexdigest()[:16]
 
 
-def detect_encoding(path: Path) -> str:
+def detect_encoding(path: Path, *, fails: str | None = None) -> str:
     """``utf-8`` if ``path`` decodes as UTF-8, else ``cp1252`` (what spreadsheet exports on Windows
-    write), else ``latin-1``, which decodes any byte."""
+    write), else ``latin-1``, which decodes any byte. ``fails``: an encoding already known not to
+    decode it, not read again."""
     for encoding in ("utf-8", "cp1252"):
-        if _first_undecodable(path, encoding) is None:
+        if encoding != fails and _first_undecodable(path, encoding) is None:
             return encoding
     return "latin-1"
 
@@ -98,7 +99,7 @@ def _read_csv(path: Path, source: DataSource) -> pd.DataFrame:
         at = f"line {where[0]} holds byte 0x{where[1]:02x}" if where else "a byte does not decode"
         raise DataError(
             f"{path} is not {source.encoding} text ({at}); set data.encoding in poc2prod.yaml "
-            f"(this file reads as {detect_encoding(path)})."
+            f"(this file reads as {detect_encoding(path, fails=source.encoding)})."
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(

@@ -32,10 +32,12 @@ def score_users(
     user_column: str,
     k: int | None = None,
     log_folder: Path | None,
+    encoding: str = "utf-8",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ScoreResult:
     """Write the top ``k`` (the spec's by default) of each user in ``source`` (CSV or Parquet with
-    a ``user_column``; every known user when None) to ``output`` (Parquet, or CSV by suffix)."""
+    a ``user_column``, text in ``encoding``; every known user when None) to ``output`` (Parquet,
+    or CSV by suffix)."""
     from poc2prod.data import load
     from poc2prod.spec import DataSource
 
@@ -44,7 +46,8 @@ def score_users(
     if source is None:
         users = [str(u) for u in predictor.model.users]
     else:
-        frame = load(DataSource(source=str(source)), Path.cwd(), "--input (the users to list)")
+        where = "--input (the users to list)"
+        frame = load(DataSource(source=str(source), encoding=encoding), Path.cwd(), where)
         if user_column not in frame.columns:
             raise DataError(
                 f"{source} has no column {user_column!r} of user ids; name it so, or score every known "
