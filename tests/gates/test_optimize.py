@@ -185,3 +185,19 @@ def test_multiclass_and_regression_run_without_a_threshold(tmp_path, target):
     metric = doc["primary_metric"]
     assert doc["gain"]["low"] <= doc["gain"]["value"] <= doc["gain"]["high"]
     assert doc["optimized"]["holdout"][metric] is not None
+
+
+def test_the_refit_estimate_scales_from_the_rows_a_trial_trained_on():
+    from types import SimpleNamespace
+
+    from poc2prod.gates._optimize import _refit_seconds
+
+    def trial(**attrs):
+        return SimpleNamespace(user_attrs={"fit_seconds": 2.0, "best_iterations": [], **attrs})
+
+    # 2 s per fold of 4,000 rows, refitted on 5,000 rows, with 20 % to spare.
+    assert _refit_seconds(trial(), 5000, 4000, 3) == pytest.approx(2.0 * 5000 / 4000 * 1.2)
+    # A trial sampled to 1,000 rows per fold took its 2 s on those rows: a refit is 5x that.
+    assert _refit_seconds(trial(train_rows=1000), 5000, 4000, 3) == pytest.approx(2.0 * 5 * 1.2)
+    # A booster is refitted once per seed.
+    assert _refit_seconds(trial(best_iterations=[90]), 5000, 4000, 3) == pytest.approx(3 * 2.0 * 1.25 * 1.2)

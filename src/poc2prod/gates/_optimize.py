@@ -625,14 +625,11 @@ def _nested_best(results: list[CandidateResult], primary) -> float:
 
 
 def _refit_seconds(trial, n_train: int, fold_rows: int, seeds: int) -> float:
+    """Seconds a refit of ``trial``'s model on ``n_train`` rows is expected to take, from its
+    folds' fit time on the rows it trained on (fewer than ``fold_rows`` when it was sampled)."""
     booster = bool(trial.user_attrs.get("best_iterations"))
-    return (
-        float(trial.user_attrs.get("fit_seconds", 0.0))
-        * (seeds if booster else 1)
-        * n_train
-        / fold_rows
-        * 1.2
-    )
+    seen = trial.user_attrs.get("train_rows") or fold_rows
+    return float(trial.user_attrs.get("fit_seconds", 0.0)) * (seeds if booster else 1) * n_train / seen * 1.2
 
 
 def _refit(recipe: Recipe, prep: Prepared, setup: RaceSetup, trials: list, deadline: float):
