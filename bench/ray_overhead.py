@@ -74,7 +74,6 @@ Run it on an otherwise quiet machine: every figure shares the same 2 cores.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import os
@@ -95,6 +94,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import _report  # noqa: E402
+from _processes import QUIET_LOAD, reap, wait_quiet  # noqa: E402
 from _report import write_section  # noqa: E402
 from serve_speed import WRK_SCRIPT, free_port, wrk  # noqa: E402
 
@@ -106,7 +106,6 @@ WORK = HERE / "work" / "ray_overhead"
 RESULTS = HERE / "results" / "ray_overhead.json"
 SECTION = "## scale-out: Ray against one machine"
 BACKENDS = ("local", "ray")
-QUIET_LOAD = 0.8
 OTHERS_QUIET = 0.25  # cores other processes may use on average during a part of a quiet run
 
 # Runs the optimize gate as the CLI does (Project.optimize), timestamping its stages.
@@ -173,25 +172,6 @@ serve.shutdown()
 
 
 # -- processes ----------------------------------------------------------------------------------
-
-
-def session_pids(sid: int) -> list[int]:
-    """Processes still alive in the session ``sid`` (one this script started), zombies left out."""
-    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout
-    return [
-        int(p)
-        for p, s, st in (line.split()[:3] for line in out.splitlines())
-        if int(s) == sid and "Z" not in st
-    ]
-
-
-def reap(sid: int) -> int:
-    """Kill, by process id, whatever the session ``sid`` left running (Ray's daemons, say)."""
-    left = session_pids(sid)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return len(left)
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -716,23 +696,6 @@ def machine() -> dict:
         optuna=optuna.__version__,
         wrk=out.split(" Copyright")[0].strip(),
     )
-
-
-def wait_quiet(limit: float = 600, every: float = 30) -> dict:
-    started = time.monotonic()
-    seen = []
-    while True:
-        load = os.getloadavg()[0]
-        seen.append(round(load, 2))
-        if load < QUIET_LOAD or time.monotonic() - started + every > limit:
-            break
-        print(f"load average {load:.2f}: waiting for it to fall below {QUIET_LOAD}", flush=True)
-        time.sleep(every)
-    return {
-        "waited_seconds": round(time.monotonic() - started),
-        "loads_seen": seen,
-        "quiet": seen[-1] < QUIET_LOAD,
-    }
 
 
 def _span(values: list[float]) -> str:

@@ -101,8 +101,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import _report  # noqa: E402
+from _processes import QUIET_LOAD, reap, session_pids, wait_quiet  # noqa: E402
 from _report import write_section  # noqa: E402
-from ray_overhead import QUIET_LOAD, reap, session_pids, wait_quiet  # noqa: E402
 from recommend_serving import wait_ready  # noqa: E402
 from serve_speed import WRK_SCRIPT, free_port, start, stop  # noqa: E402
 
