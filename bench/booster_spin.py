@@ -2,7 +2,7 @@
 what poc2prod's defaults cost when one process has them to itself: GNU OpenMP's GOMP_SPINCOUNT=3000,
 set when the package is imported, and one thread for a fit on fewer than 2,000 rows.
 
-    .venv/bin/python bench/booster_spin.py --write     # about 8 minutes on 2 cores; updates BENCHMARKS.md
+    .venv/bin/python bench/booster_spin.py --write     # about 10 minutes on 2 cores; updates BENCHMARKS.md
 
 For each library, each data set (the German credit data, 800 rows, and the Taiwan credit data,
 24,000 rows: the sizes of their 80 % training sets) and each setting (the libraries' default and
