@@ -201,3 +201,25 @@ def test_the_refit_estimate_scales_from_the_rows_a_trial_trained_on():
     assert _refit_seconds(trial(train_rows=1000), 5000, 4000, 3) == pytest.approx(2.0 * 5 * 1.2)
     # A booster is refitted once per seed.
     assert _refit_seconds(trial(best_iterations=[90]), 5000, 4000, 3) == pytest.approx(3 * 2.0 * 1.25 * 1.2)
+
+
+def test_a_refit_that_would_overrun_is_fitted_on_a_sample_no_smaller_than_its_trials_saw(german):
+    from types import SimpleNamespace
+
+    from poc2prod.gates._optimize import _refit
+    from poc2prod.learn import Context, RaceSetup
+    from poc2prod.learn._recipe import Recipe
+
+    numeric = ["duration_months", "credit_amount", "age_years", "installment_rate_pct_income"]
+    prep = SimpleNamespace(X_train=german[numeric], y_train=(german["class"] == 2).to_numpy().astype(int))
+    ctx = Context(task="binary", numeric=numeric, categorical=[], n_rows=800)
+    setup = RaceSetup("binary", ctx, ["roc_auc"], "roc_auc", 0.5, 2)
+    # Its folds took 30 s on 300 rows: 1,000 rows would take 120 s.
+    slow = SimpleNamespace(user_attrs={"fit_seconds": 30.0, "best_iterations": [], "train_rows": 300})
+    model, _, rows = _refit(Recipe("logistic_regression"), prep, setup, [slow], time.monotonic() + 60)
+    assert 495 <= rows <= 500  # the 60 s left buy half the rows, less the moment already passed
+    assert model.predict_proba(german[numeric].head(3)).shape == (3, 2)
+    _, _, rows = _refit(Recipe("logistic_regression"), prep, setup, [slow], time.monotonic() + 1)
+    assert rows == 300  # never fewer rows than its trials trained on
+    _, _, rows = _refit(Recipe("logistic_regression"), prep, setup, [slow], time.monotonic() + 200)
+    assert rows == 1000
