@@ -633,8 +633,13 @@ def _refit_seconds(trial, n_train: int, fold_rows: int, seeds: int) -> float:
     """Seconds a refit of ``trial``'s model on ``n_train`` rows is expected to take, from its
     folds' fit time on the rows it trained on (fewer than ``fold_rows`` when it was sampled)."""
     booster = bool(trial.user_attrs.get("best_iterations"))
-    seen = trial.user_attrs.get("train_rows") or fold_rows
+    seen = _trained_rows(trial, fold_rows)
     return float(trial.user_attrs.get("fit_seconds", 0.0)) * (seeds if booster else 1) * n_train / seen * 1.2
+
+
+def _trained_rows(trial, fold_rows: int) -> int:
+    """Rows per fold ``trial``'s model trained on: ``fold_rows`` unless it was sampled to fit its time."""
+    return trial.user_attrs.get("train_rows") or fold_rows
 
 
 def _refit(recipe: Recipe, prep: Prepared, setup: RaceSetup, trials: list, deadline: float):
@@ -650,7 +655,7 @@ def _refit(recipe: Recipe, prep: Prepared, setup: RaceSetup, trials: list, deadl
             break
     rows, left = n_train, deadline - time.monotonic()
     if cost > left:
-        seen = max(min(n_train, t.user_attrs.get("train_rows") or fold_rows) for t in trials)
+        seen = max(min(n_train, _trained_rows(t, fold_rows)) for t in trials)
         rows = max(seen, int(n_train * max(left, 0.0) / cost))
     X, y = prep.X_train, prep.y_train
     if rows < n_train:
