@@ -527,9 +527,10 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> None:
 
 
 def _families(proved: dict[str, Any], text: bool = False) -> list[str]:
-    """The strongest distinct model families on prove's leaderboard, plus the best-ranked booster
-    and forest when those are missing: a blend gains most from unlike models, and prove may have
-    ranked a forest low only because the race trained it on a row sample."""
+    """The strongest distinct model families on prove's leaderboard, plus the best-ranked booster,
+    forest and the linear model when those are missing: a blend gains most from unlike models
+    (a linear scorecard most of all beside trees), and prove may have ranked a forest low only
+    because the race trained it on a row sample."""
     from poc2prod.learn import get_candidate
 
     ranked: list[str] = []
@@ -544,7 +545,8 @@ def _families(proved: dict[str, Any], text: bool = False) -> list[str]:
         from poc2prod.learn import candidate_names
 
         chosen += [n for n in candidate_names("multiclass", text=True) if n not in chosen and n != "dummy"]
-    for kind in () if text else (("lightgbm", "xgboost"), ("random_forest", "extra_trees")):
+    kinds = (("lightgbm", "xgboost"), ("random_forest", "extra_trees"), ("logistic_regression",))
+    for kind in () if text else kinds:
         if not any(n in kind for n in chosen):
             chosen.append(next((n for n in ranked if n in kind), kind[0]))
     return chosen
