@@ -111,6 +111,8 @@ def main(
     fit = {"flaml": fit_flaml, "autogluon": fit_autogluon}[tool]
     score, detail = fit(train, holdout, target, positive, budget, seed, presets)
     result = {"tool": tool, "roc_auc": float(roc_auc_score(holdout[target] == positive, score)), **detail}
+    # Row by row, for the paired interval of the difference to poc2prod on the same holdout.
+    result["scores"] = [float(v) for v in score]
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
 

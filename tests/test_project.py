@@ -61,6 +61,17 @@ def test_run_is_tracked_in_the_project(proved):
 
     assert sha256_file(local) == result.model_sha256 == run.data.tags["poc2prod.model_sha256"]
     assert str(project.root / ".poc2prod" / "artifacts") in run.info.artifact_uri
+    # The holdout's scores are stored in the frozen split's row order: its figures can be recomputed.
+    from sklearn.metrics import roc_auc_score
+
+    stored = pd.read_parquet(
+        client.download_artifacts(result.run_id, "predictions/holdout.parquet", str(project.root))
+    )
+    split = pd.read_parquet(project.root / ".poc2prod" / "split.parquet")
+    source = pd.read_csv(project.root.parent / "german.csv")
+    labels = source["class"].iloc[split.loc[split["part"] == "holdout", "row"]].to_numpy()
+    assert ((labels == 2) == stored["y"].to_numpy()).all()
+    assert roc_auc_score(stored["y"], stored["score"]) == pytest.approx(result.best["holdout"]["roc_auc"])
 
 
 def test_schema_and_holdout_are_frozen_and_reused(proved):

@@ -27,7 +27,7 @@ from poc2prod.errors import BudgetError, ProjectError
 from poc2prod.gates._prepare import Prepared, prepare
 from poc2prod.gates._prove import _clean
 from poc2prod.learn import CandidateResult, FeaturePlan, RaceSetup, Recipe, cross_validate, ensemble, predict
-from poc2prod.learn._race import Event
+from poc2prod.learn._race import Event, score_columns
 from poc2prod.learn._tune import (
     StudyPlan,
     finished_trials,
@@ -733,12 +733,21 @@ def _prediction_files(project, sel: _Selection, oof, cv_scores, scored, curve) -
     files = {}
     frames = {
         "oof.parquet": pd.DataFrame(
-            {"row": sel.X.index, "y": sel.y, **_columns("score", oof), **_columns("calibrated", cv_scores)}
+            {
+                "row": sel.X.index,
+                "y": sel.y,
+                **score_columns("score", oof),
+                **score_columns("calibrated", cv_scores),
+            }
         )
     }
     for part, s in scored.items():
         frames[f"{part}.parquet"] = pd.DataFrame(
-            {"y": s["y"], **_columns("baseline", s["baseline"]), **_columns("optimized", s["optimized"])}
+            {
+                "y": s["y"],
+                **score_columns("baseline", s["baseline"]),
+                **score_columns("optimized", s["optimized"]),
+            }
         )
     if curve is not None:
         frames["value_curve.parquet"] = curve
@@ -747,12 +756,6 @@ def _prediction_files(project, sel: _Selection, oof, cv_scores, scored, curve) -
         frame.to_parquet(path, index=False)
         files[f"predictions/{name}"] = path
     return files
-
-
-def _columns(prefix: str, scores: np.ndarray) -> dict[str, np.ndarray]:
-    if scores.ndim == 1:
-        return {prefix: scores}
-    return {f"{prefix}_{k}": scores[:, k] for k in range(scores.shape[1])}
 
 
 def _trial_rows(trials) -> list[dict[str, Any]]:

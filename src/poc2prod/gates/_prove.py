@@ -10,9 +10,11 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from poc2prod import data as d
 from poc2prod._secrets import public_spec
@@ -27,7 +29,7 @@ from poc2prod.learn import (
     predict,
     race,
 )
-from poc2prod.learn._race import Event
+from poc2prod.learn._race import Event, score_columns
 from poc2prod.learn._recipe import Recipe
 from poc2prod.metrics import METRICS, compute
 from poc2prod.store import RunRecord, Tracker
@@ -242,7 +244,10 @@ def run_prove(
             "leaderboard.json": leaderboard,
             "spec.json": public_spec(spec),
         },
-        files={"split.parquet": project.state_dir / "split.parquet"},
+        files={
+            "split.parquet": project.state_dir / "split.parquet",
+            "predictions/holdout.parquet": _holdout_file(project, y_hold, scores),
+        },
         model=model,
     )
     return record_prove(result, record, tracker, project, started, emit)
@@ -401,3 +406,13 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
     return obj
+
+
+def _holdout_file(project, y_hold: np.ndarray, scores: np.ndarray) -> Path:
+    """The holdout's labels and the model's scores as Parquet, in the frozen split's row order, so
+    the holdout figures (and any comparison with another model on these rows) can be recomputed."""
+    folder = project.state_dir / "prove"
+    folder.mkdir(exist_ok=True)
+    path = folder / "holdout.parquet"
+    pd.DataFrame({"y": y_hold, **score_columns("score", scores)}).to_parquet(path, index=False)
+    return path

@@ -337,6 +337,13 @@ def predict(model, X: pd.DataFrame, task: str, n_classes: int | None) -> np.ndar
     return full[:, 1] if task == "binary" else full
 
 
+def score_columns(prefix: str, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """``predict``'s scores as named columns for a predictions file: one, or one per class."""
+    if scores.ndim == 1:
+        return {prefix: scores}
+    return {f"{prefix}_{k}": scores[:, k] for k in range(scores.shape[1])}
+
+
 def _set_deadline(model, deadline: float) -> None:
     est = model.named_steps["model"]
     if "deadline" in est.get_params():
