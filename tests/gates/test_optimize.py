@@ -187,6 +187,27 @@ def test_multiclass_and_regression_run_without_a_threshold(tmp_path, target):
     assert doc["optimized"]["holdout"][metric] is not None
 
 
+def test_tuning_covers_a_booster_a_forest_and_the_linear_model_whatever_prove_ranked_first():
+    from poc2prod.gates._optimize import _families
+
+    def proved(*names):
+        return {"leaderboard": [{"model": n, "status": "done"} for n in names]}
+
+    # German credit: forests first; the booster and the linear model join from further down.
+    german = proved("random_forest", "extra_trees", "xgboost", "logistic_regression", "lightgbm", "dummy")
+    assert _families(german) == ["random_forest", "extra_trees", "xgboost", "logistic_regression"]
+    # A family prove never finished still joins, as its kind's first member.
+    assert _families(proved("lightgbm", "xgboost", "mlp")) == [
+        "lightgbm",
+        "xgboost",
+        "mlp",
+        "random_forest",
+        "logistic_regression",
+    ]
+    # Regression: ridge on the leaderboard is the linear candidate, tuned once.
+    assert _families(proved("ridge", "lightgbm")).count("logistic_regression") == 1
+
+
 def test_the_refit_estimate_scales_from_the_rows_a_trial_trained_on():
     from types import SimpleNamespace
 
