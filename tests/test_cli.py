@@ -41,6 +41,7 @@ def test_init_then_prove_json(tmp_path):
         "logistic_regression",
         "lightgbm",
         "xgboost",
+        "catboost",
         "random_forest",
         "extra_trees",
         "mlp",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from poc2prod.data import cv_folds, infer_schema
@@ -104,7 +105,7 @@ def test_infinite_values_are_treated_as_missing(problem):
     assert [r.status for r in results] == ["done", "done"], [r.note for r in results]
 
 
-@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_a_booster_past_its_deadline_still_returns_a_model(problem, library):
     from poc2prod.learn._boosters import Booster
 
@@ -127,7 +128,7 @@ def test_a_fixed_size_booster_averages_its_seeds(problem):
     np.testing.assert_allclose(bag.predict_proba(X.iloc[va])[:, 1], np.mean(each, axis=0))
 
 
-@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_a_booster_on_a_few_rows_fits_with_one_thread_and_on_many_with_all(problem, library):
     from poc2prod.learn._boosters import _ONE_THREAD_ROWS, Booster
 
@@ -136,7 +137,8 @@ def test_a_booster_on_a_few_rows_fits_with_one_thread_and_on_many_with_all(probl
     small = Booster(library=library, n_estimators=5, n_jobs=2).fit(X.iloc[tr[:500]], y[tr[:500]])
     large = Booster(library=library, n_estimators=5, n_jobs=2).fit(X.iloc[tr], y[tr])
     assert len(tr) >= _ONE_THREAD_ROWS
-    assert [m.get_params()["n_jobs"] for m in (*small.models_, *large.models_)] == [1, 2]
+    threads = "thread_count" if library == "catboost" else "n_jobs"
+    assert [m.get_params()[threads] for m in (*small.models_, *large.models_)] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -152,3 +154,33 @@ def test_importing_poc2prod_bounds_openmp_spinning_unless_the_user_chose(env, ex
     code = "import os, poc2prod; print(os.environ.get('GOMP_SPINCOUNT'))"
     out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True)
     assert out.stdout.strip() == str(expected)
+
+
+def test_catboost_learns_from_categories_and_survives_a_pickle(german):
+    """German credit's categorical columns reach CatBoost as categories (by code, missing included);
+    a category never seen in training scores like a missing one, and a pickled copy predicts alike."""
+    import pickle
+
+    from sklearn.metrics import roc_auc_score
+
+    from poc2prod.learn import get_candidate
+
+    y = (german["class"] == 2).astype(int).to_numpy()
+    X = german.drop(columns=["class"])
+    categorical = [c for c in X if not pd.api.types.is_numeric_dtype(X[c])]
+    ctx = Context(
+        task="binary",
+        numeric=[c for c in X if c not in categorical],
+        categorical=categorical,
+        n_rows=800,
+    )
+    model = get_candidate("catboost").build(ctx).fit(X.iloc[:800], y[:800])
+    booster = model[-1]
+    assert booster.cat_columns_ == categorical and 10 < booster.best_iteration_ < 3000
+    new = X.iloc[800:].copy()
+    scores = model.predict_proba(new)[:, 1]
+    assert roc_auc_score(y[800:], scores) > 0.7
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(model)).predict_proba(new)[:, 1], scores)
+    unseen, missing = new.iloc[:5].copy(), new.iloc[:5].copy()
+    unseen[categorical[0]], missing[categorical[0]] = "never seen", np.nan
+    np.testing.assert_allclose(model.predict_proba(unseen), model.predict_proba(missing))

@@ -545,7 +545,7 @@ def _families(proved: dict[str, Any], text: bool = False) -> list[str]:
         from poc2prod.learn import candidate_names
 
         chosen += [n for n in candidate_names("multiclass", text=True) if n not in chosen and n != "dummy"]
-    kinds = (("lightgbm", "xgboost"), ("random_forest", "extra_trees"), ("logistic_regression",))
+    kinds = (("lightgbm", "xgboost", "catboost"), ("random_forest", "extra_trees"), ("logistic_regression",))
     for kind in () if text else kinds:
         if not any(n in kind for n in chosen):
             chosen.append(next((n for n in ranked if n in kind), kind[0]))

@@ -1,4 +1,4 @@
-"""Gradient-boosted trees (LightGBM, XGBoost) with early stopping and a wall-clock deadline.
+"""Gradient-boosted trees (LightGBM, XGBoost, CatBoost) with early stopping and a wall-clock deadline.
 
 With ``n_estimators=None`` the booster holds out a slice of its training rows, grows trees until
 the validation loss stops improving (or the deadline passes) and records ``best_iteration_``; the
@@ -12,6 +12,7 @@ import time
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 
 # Below this many training rows a booster fits with one thread (measured on the credit data).
@@ -19,11 +20,11 @@ _ONE_THREAD_ROWS = 2000
 
 
 class Booster(BaseEstimator):
-    """A LightGBM or XGBoost model behind scikit-learn's estimator contract."""
+    """A LightGBM, XGBoost or CatBoost model behind scikit-learn's estimator contract."""
 
     def __init__(
         self,
-        library: Literal["lightgbm", "xgboost"] = "lightgbm",
+        library: Literal["lightgbm", "xgboost", "catboost"] = "lightgbm",
         task: str = "binary",
         n_estimators: int | None = None,
         learning_rate: float = 0.03,
@@ -58,6 +59,13 @@ class Booster(BaseEstimator):
             # Libraries want labels 0..K-1; a fold may miss a rare class, so relabel here.
             self.classes_, y = np.unique(y, return_inverse=True)
         early = self.n_estimators is None
+        if self.library == "catboost":
+            # CatBoost takes categories as integers or strings, never NaN: the fixed categorical
+            # dtype's codes (-1 for missing) are both stable across fit and predict and cheap.
+            columns = getattr(X, "columns", [])
+            self.cat_columns_ = [c for c in columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+            X = self._coded(X)
+            self.n_classes_ = len(self.classes_) if classify else None
         # On a few thousand rows a boosting round is too short to share between threads: one thread
         # is as fast alone, and never caught spin-waiting for a core another process holds
         # (bench/booster_spin.py).
@@ -76,6 +84,8 @@ class Booster(BaseEstimator):
                     lgb.early_stopping(self.early_stopping_rounds, verbose=False),
                     self._lgb_deadline(),
                 ]
+            elif self.library == "catboost":
+                fit_kw = {"eval_set": (_rows(X, va), y[va]), "callbacks": [_CatDeadline(self)]}
             else:
                 fit_kw["verbose"] = False
             model.fit(_rows(X, tr), y[tr], **fit_kw)
@@ -85,6 +95,8 @@ class Booster(BaseEstimator):
                     best = int(model.best_iteration) + 1
                 except AttributeError:  # stopped by the deadline before early stopping kept a best round
                     best = max(1, model.get_booster().num_boosted_rounds())
+            elif self.library == "catboost":
+                best = int(model.get_best_iteration() or 0) + 1
             else:
                 best = int(model.best_iteration_ or model.n_estimators)
             self.best_iteration_ = best
@@ -101,12 +113,19 @@ class Booster(BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        X = self._coded(X)
         return np.mean([m.predict_proba(X) for m in self.models_], axis=0)
 
     def predict(self, X) -> np.ndarray:
         if self.task == "regression":
+            X = self._coded(X)
             return np.mean([m.predict(X) for m in self.models_], axis=0)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def _coded(self, X):
+        if self.library != "catboost" or not self.cat_columns_:
+            return X
+        return X.assign(**{c: X[c].cat.codes.astype(np.int32) for c in self.cat_columns_})
 
     def _model(self, rounds: int, classify: bool, early: bool, seed: int | None = None):
         extra = dict(self.params or {})
@@ -129,6 +148,8 @@ class Booster(BaseEstimator):
                 **extra,
             }
             return (lgb.LGBMClassifier if classify else lgb.LGBMRegressor)(**kw)
+        if self.library == "catboost":
+            return self._catboost(rounds, classify, early, seed, extra)
         import xgboost as xgb
 
         kw = {
@@ -150,6 +171,30 @@ class Booster(BaseEstimator):
             kw["early_stopping_rounds"] = self.early_stopping_rounds
             kw["callbacks"] = [_XgbDeadline(self)]
         return (xgb.XGBClassifier if classify else xgb.XGBRegressor)(**kw)
+
+    def _catboost(self, rounds: int, classify: bool, early: bool, seed: int, extra: dict[str, Any]):
+        import catboost as cb
+
+        loss = "RMSE" if not classify else "Logloss" if self.n_classes_ == 2 else "MultiClass"
+        kw = {
+            "iterations": rounds,
+            "learning_rate": self.learning_rate,
+            "depth": 6,
+            "l2_leaf_reg": 3.0,
+            # Combinations of categories as extra features double the fit time for no measured
+            # gain on the credit data (bank marketing: 0.8129 vs 0.8133 ROC AUC on a fold, 6 s vs 14 s).
+            "max_ctr_complexity": 1,
+            "loss_function": loss,
+            "cat_features": self.cat_columns_ or None,
+            "thread_count": self.threads_,
+            "random_seed": seed,
+            "verbose": 0,
+            "allow_writing_files": False,  # else every fit leaves a catboost_info/ folder behind
+            **extra,
+        }
+        if early:
+            kw["early_stopping_rounds"] = self.early_stopping_rounds
+        return (cb.CatBoostClassifier if classify else cb.CatBoostRegressor)(**kw)
 
     def _inner_split(self, y: np.ndarray, classify: bool) -> tuple[np.ndarray, np.ndarray]:
         n = len(y)
@@ -191,6 +236,19 @@ class _XgbDeadline:
                 return False
 
         return Deadline()
+
+
+class _CatDeadline:
+    """A CatBoost training callback that stops at the owner's deadline."""
+
+    def __init__(self, owner: Booster):
+        self.owner = owner
+
+    def after_iteration(self, info) -> bool:
+        if self.owner.deadline is not None and time.monotonic() > self.owner.deadline:
+            self.owner.stopped_by_deadline_ = True
+            return False
+        return True
 
 
 def _rows(X, idx: np.ndarray):
