@@ -107,8 +107,8 @@ def test_spec_role_change_refreezes_schema(german_project):
 
 
 def test_unknown_model_name(german_project):
-    with pytest.raises(ProjectError, match="unknown model 'catboost'; choose from dummy, "):
-        german_project.prove(budget=10, models=["catboost"])
+    with pytest.raises(ProjectError, match="unknown model 'tabnet'; choose from dummy, "):
+        german_project.prove(budget=10, models=["tabnet"])
 
 
 def test_no_criteria_is_refused(german_project):
