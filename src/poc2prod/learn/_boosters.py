@@ -65,7 +65,6 @@ class Booster(BaseEstimator):
             columns = getattr(X, "columns", [])
             self.cat_columns_ = [c for c in columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
             X = self._coded(X)
-            self.n_classes_ = len(self.classes_) if classify else None
         # On a few thousand rows a boosting round is too short to share between threads: one thread
         # is as fast alone, and never caught spin-waiting for a core another process holds
         # (bench/booster_spin.py).
@@ -175,7 +174,7 @@ class Booster(BaseEstimator):
     def _catboost(self, rounds: int, classify: bool, early: bool, seed: int, extra: dict[str, Any]):
         import catboost as cb
 
-        loss = "RMSE" if not classify else "Logloss" if self.n_classes_ == 2 else "MultiClass"
+        loss = "RMSE" if not classify else "Logloss" if len(self.classes_) == 2 else "MultiClass"
         kw = {
             "iterations": rounds,
             "learning_rate": self.learning_rate,
@@ -210,12 +209,17 @@ class Booster(BaseEstimator):
         )
         return np.sort(tr), np.sort(va)
 
+    def _past_deadline(self) -> bool:
+        """Whether the deadline has passed (then recorded in ``stopped_by_deadline_``)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.stopped_by_deadline_ = True
+        return self.stopped_by_deadline_
+
     def _lgb_deadline(self):
         import lightgbm as lgb
 
         def callback(env):
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                self.stopped_by_deadline_ = True
+            if self._past_deadline():
                 raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
         callback.order = 40
@@ -230,10 +234,7 @@ class _XgbDeadline:
 
         class Deadline(xgb.callback.TrainingCallback):
             def after_iteration(self, model, epoch, evals_log) -> bool:
-                if owner.deadline is not None and time.monotonic() > owner.deadline:
-                    owner.stopped_by_deadline_ = True
-                    return True
-                return False
+                return owner._past_deadline()
 
         return Deadline()
 
@@ -245,10 +246,7 @@ class _CatDeadline:
         self.owner = owner
 
     def after_iteration(self, info) -> bool:
-        if self.owner.deadline is not None and time.monotonic() > self.owner.deadline:
-            self.owner.stopped_by_deadline_ = True
-            return False
-        return True
+        return not self.owner._past_deadline()  # CatBoost goes on while this is true
 
 
 def _rows(X, idx: np.ndarray):
