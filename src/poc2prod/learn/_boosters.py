@@ -183,6 +183,10 @@ class Booster(BaseEstimator):
             # Combinations of categories as extra features double the fit time for no measured
             # gain on the credit data (bank marketing: 0.8129 vs 0.8133 ROC AUC on a fold, 6 s vs 14 s).
             "max_ctr_complexity": 1,
+            # Few-valued categories one-hot rather than as target statistics: 3-4x faster for as
+            # good a fit (bank marketing, a fold: 1.1 s vs 4.0 s, ROC AUC 0.7907 vs 0.7900; German
+            # credit, 5-fold CV twice: 0.786 vs 0.782), so CatBoost finishes its folds in the race.
+            "one_hot_max_size": 16,
             "loss_function": loss,
             "cat_features": self.cat_columns_ or None,
             "thread_count": self.threads_,
