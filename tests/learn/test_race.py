@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -184,3 +185,44 @@ def test_catboost_learns_from_categories_and_survives_a_pickle(german):
     unseen, missing = new.iloc[:5].copy(), new.iloc[:5].copy()
     unseen[categorical[0]], missing[categorical[0]] = "never seen", np.nan
     np.testing.assert_allclose(model.predict_proba(unseen), model.predict_proba(missing))
+
+
+@pytest.fixture(scope="module")
+def raced(problem):
+    X, y, folds, setup = problem
+    names = ["logistic_regression", "lightgbm", "xgboost"]
+    return race(X, y, folds, names, setup, deadline=time.monotonic() + 120)
+
+
+def _stopped_after(result, folds, n: int):
+    """``result`` as the clock would have left it after ``n`` folds."""
+    cut = dataclasses.replace(
+        result, status="partial", folds_done=n, fold_metrics=result.fold_metrics[:n], oof=result.oof.copy()
+    )
+    for _, va in folds[n:]:
+        cut.oof[va] = np.nan
+    return cut
+
+
+def test_a_candidate_stopped_a_fold_short_joins_the_ensemble_on_the_folds_it_predicted(problem, raced):
+    _, y, folds, setup = problem
+    whole = ensemble(raced, y, folds, setup)
+    assert whole is not None and "xgboost" in whole.weights
+    short = [*raced[:2], _stopped_after(raced[2], folds, 2)]
+    blended = ensemble(short, y, folds, setup)
+    assert blended is not None and blended.folds_done == 3 and "xgboost" in blended.weights
+    assert all(np.isfinite(f["roc_auc"]) for f in blended.fold_metrics)
+    assert not np.isnan(blended.oof).any()
+    # The fold it did not predict is scored by the members that did, never by a missing one.
+    missing = folds[2][1]
+    w = {r.name: blended.weights.get(r.name, 0.0) for r in raced[:2]}
+    expected = sum(w[r.name] * r.oof[missing] for r in raced[:2]) / sum(w.values())
+    assert np.allclose(blended.oof[missing], expected)
+    if blended.weights == whole.weights:  # the folds it predicted blend as they would have
+        assert np.allclose(blended.oof[folds[0][1]], whole.oof[folds[0][1]])
+
+
+def test_a_candidate_with_most_folds_missing_stays_out_of_the_ensemble(problem, raced):
+    _, y, folds, setup = problem
+    blended = ensemble([*raced[:2], _stopped_after(raced[2], folds, 1)], y, folds, setup)
+    assert blended is None or "xgboost" not in blended.weights

@@ -231,7 +231,7 @@ def _run_candidate(
             f"boosting was stopped by the time budget in {len(cut_short)} fold(s), "
             f"at {min(cut_short)}–{max(cut_short)} rounds"
         )
-    result.oof = oof if result.status == "done" else None
+    result.oof = oof if result.folds_done else None
     result.note = "; ".join(dict.fromkeys(notes)) or None
 
 
@@ -288,41 +288,69 @@ def ensemble(
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     setup: RaceSetup,
 ) -> CandidateResult | None:
-    """A greedy ensemble of the fully cross-validated candidates, scored honestly.
+    """A greedy ensemble of the cross-validated candidates, scored honestly.
 
     Its fold scores come from weights chosen on the other folds only (nested), so the ensemble
-    is not flattered by choosing and scoring on the same predictions.
+    is not flattered by choosing and scoring on the same predictions. A candidate the clock
+    stopped one fold short joins too (it is often the slowest, strongest learner): each fold is
+    scored by the blend of the members that predicted it, weighted on rows they all predicted.
     """
-    pool = [r for r in results if r.status == "done" and r.oof is not None and r.name != "dummy"]
+    k = len(folds)
+    pool = [r for r in results if r.oof is not None and r.name != "dummy" and r.folds_done >= max(2, k - 1)]
     if len(pool) < 2:
         return None
     m = METRICS[setup.primary]
+    # have[f][i]: whether pool member i predicted fold f (a fold is scored whole or not at all).
+    have = [[bool(np.isfinite(r.oof[va]).all()) for r in pool] for _, va in folds]
 
-    def weights_on(rows: np.ndarray) -> np.ndarray:
+    def weights_on(fold_ids: Sequence[int], members: list[int]) -> np.ndarray:
+        """Weights over the pool, chosen on the rows of ``fold_ids`` that all ``members`` predicted;
+        the least-covered members give way while no such rows exist."""
+        members = sorted(members, key=lambda i: -pool[i].folds_done)
+        while True:
+            shared = [f for f in fold_ids if all(have[f][i] for i in members)]
+            if shared or len(members) == 1:
+                break
+            members = members[:-1]
+        rows = np.concatenate([folds[f][1] for f in shared])
+
         def score(p):
             return m.fn(y[rows], p, setup.threshold)
 
-        w = greedy_weights([r.oof[rows] for r in pool], score, greater_is_better=m.greater_is_better)
+        w = greedy_weights([pool[i].oof[rows] for i in members], score, greater_is_better=m.greater_is_better)
         # Members with a sliver of weight cost a whole refit and change little: drop them here,
         # inside the nested loop too, so the score reported is that of the ensemble refitted.
         w = np.where((w >= _MIN_WEIGHT) | (w == w.max()), w, 0.0)
-        return w / w.sum()
+        full = np.zeros(len(pool))
+        full[members] = w / w.sum()
+        return full
 
-    out = CandidateResult(name="ensemble", folds_total=len(folds), status="done")
-    for tr, va in folds:
-        w = weights_on(tr)
+    out = CandidateResult(name="ensemble", folds_total=k, status="done")
+    for j, (_, va) in enumerate(folds):
+        present = [i for i in range(len(pool)) if have[j][i]]
+        w = weights_on([f for f in range(k) if f != j], present)
         pred = blend([r.oof[va] for r in pool], w)
         out.fold_metrics.append(compute(setup.task, setup.metrics, y[va], pred, setup.threshold))
-    out.folds_done = len(folds)
-    w = weights_on(np.arange(len(y)))
+    out.folds_done = k
+    w = weights_on(range(k), list(range(len(pool))))
     out.weights = {r.name: float(wi) for r, wi in zip(pool, w, strict=True) if wi > 0}
     if len(out.weights) < 2:
         return None
     members = [r for r in pool if r.name in out.weights]
-    out.oof = blend([r.oof for r in members], np.array(list(out.weights.values())))
+    out.oof = _blend_by_fold([r.oof for r in members], np.array(list(out.weights.values())), folds)
     out.fit_seconds = sum(r.fit_seconds for r in members)
     out.predict_seconds = sum(r.predict_seconds for r in members)
     out.note = "greedy blend of " + ", ".join(f"{n} {w:.2f}" for n, w in out.weights.items())
+    return out
+
+
+def _blend_by_fold(preds: Sequence[np.ndarray], weights: np.ndarray, folds) -> np.ndarray:
+    """Out-of-fold blend in which each fold averages the members that predicted it."""
+    out = np.full_like(preds[0], np.nan, dtype=float)
+    for _, va in folds:
+        w = np.array([wi if np.isfinite(p[va]).all() else 0.0 for p, wi in zip(preds, weights, strict=True)])
+        if w.sum() > 0:
+            out[va] = blend([p[va] for p in preds], w / w.sum())
     return out
 
 
